@@ -1,0 +1,73 @@
+# srvfailover: a baresip 1.0.0 module for SIP server redundancy
+#
+#   make          build srvfailover.so
+#   make test     install what is missing, build, run every test
+#   make demo     a live demo: three servers, one breaks and comes back
+#   make install  install the module (PREFIX, DESTDIR)
+
+MODULE   := srvfailover.so
+PREFIX   ?= /usr
+MODDIR   ?= $(PREFIX)/lib/baresip/modules
+BUILD    := build
+
+CC       ?= cc
+PKG      ?= pkg-config
+RE_CFLAGS := $(shell $(PKG) --cflags libre 2>/dev/null)
+RE_LIBS   := $(shell $(PKG) --libs libre 2>/dev/null || echo -lre)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu99 -Wall -Wextra -Werror -fPIC
+CFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -DLINUX
+CFLAGS   += -Iinclude $(RE_CFLAGS)
+
+# The functional core: no baresip in here
+CORE_SRCS := $(addprefix modules/srvfailover/, \
+	line.c policy.c core.c config.c status.c command.c)
+SHELL_SRCS := modules/srvfailover/shell.c
+HDRS := $(wildcard include/*.h)
+
+CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))
+SHELL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SHELL_SRCS))
+
+UNIT_SRCS := $(wildcard test/unit/test_*.c)
+UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+.PHONY: all deps test unit e2e demo install clean
+
+all: $(MODULE)
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(MODULE): $(CORE_OBJS) $(SHELL_OBJS)
+	$(CC) -shared -o $@ $^ $(RE_LIBS)
+
+$(BUILD)/unit/%: test/unit/%.c test/unit/harness.h $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itest/unit -o $@ $< $(CORE_OBJS) \
+		$(RE_LIBS) -lcmocka
+
+deps:
+	@contrib/install-deps.sh
+
+unit: $(UNIT_BINS)
+
+# Every suite runs; the summary line counts them all
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@test/run-all.sh "$(CURDIR)/$(MODULE)" $(UNIT_BINS)
+
+e2e: all
+	@test/e2e/run --module "$(CURDIR)/$(MODULE)"
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@contrib/demo/demo.sh "$(CURDIR)/$(MODULE)"
+
+install: $(MODULE)
+	install -d $(DESTDIR)$(MODDIR)
+	install -m 0644 $(MODULE) $(DESTDIR)$(MODDIR)/$(MODULE)
+
+clean:
+	rm -rf $(BUILD) $(MODULE)

@@ -1,0 +1,92 @@
+/**
+ * @file sfo_baresip.h  The parts of the baresip 1.0.0 API srvfailover uses
+ *
+ * Debian ships no baresip.h. These declarations are ours, kept minimal,
+ * and test/check_symbols.sh checks every function below against the
+ * symbols /usr/bin/baresip exports. Enum values are those of 1.0.0.
+ * Only the shell (modules/srvfailover/shell.c) includes this file.
+ */
+
+struct ua;
+struct call;
+struct account;
+struct commands;
+struct ui_sub;
+struct sip_msg;
+struct conf;
+
+
+/* enum ua_event of baresip 1.0.0; 1.1.0 renumbers it */
+enum ua_event {
+	UA_EVENT_REGISTERING = 0,
+	UA_EVENT_REGISTER_OK = 1,
+	UA_EVENT_REGISTER_FAIL = 2,
+	UA_EVENT_UNREGISTERING = 3,
+	UA_EVENT_MWI_NOTIFY = 4,
+	UA_EVENT_SHUTDOWN = 5,
+	UA_EVENT_EXIT = 6,
+	UA_EVENT_CALL_INCOMING = 7,
+	UA_EVENT_CALL_RINGING = 8,
+	UA_EVENT_CALL_PROGRESS = 9,
+	UA_EVENT_CALL_ESTABLISHED = 10,
+	UA_EVENT_CALL_CLOSED = 11,
+};
+
+enum vidmode {
+	VIDMODE_OFF = 0,
+	VIDMODE_ON = 1,
+};
+
+typedef void (ua_event_h)(struct ua *ua, enum ua_event ev,
+			  struct call *call, const char *prm, void *arg);
+typedef void (options_resp_h)(int err, const struct sip_msg *msg,
+			      void *arg);
+
+int  ua_alloc(struct ua **uap, const char *aor);
+int  ua_register(struct ua *ua);
+void ua_unregister(struct ua *ua);
+unsigned ua_destroy(struct ua *ua);
+struct account *ua_account(const struct ua *ua);
+struct list *ua_calls(const struct ua *ua);
+int  ua_options_send(struct ua *ua, const char *uri,
+		     options_resp_h *resph, void *arg);
+int  uag_event_register(ua_event_h *eh, void *arg);
+void uag_event_unregister(ua_event_h *eh);
+void uag_current_set(struct ua *ua);
+struct ua *uag_current(void);
+struct list *uag_list(void);
+int  account_set_regint(struct account *acc, uint32_t regint);
+
+
+/* Commands */
+enum {
+	CMD_PRM = (1<<0),
+};
+
+struct cmd_arg {
+	char key;
+	char *prm;
+	void *data;
+};
+
+struct cmd {
+	const char *name;
+	char key;
+	int flags;
+	const char *desc;
+	re_printf_h *h;
+};
+
+int  cmd_register(struct commands *commands,
+		  const struct cmd *cmdv, size_t cmdc);
+void cmd_unregister(struct commands *commands, const struct cmd *cmdv);
+struct commands *baresip_commands(void);
+
+
+/* Output, configuration and log */
+void ui_output(struct ui_sub *uis, const char *fmt, ...);
+struct ui_sub *baresip_uis(void);
+int  conf_path_get(char *path, size_t sz);
+struct conf *conf_cur(void);
+void info(const char *fmt, ...);
+void warning(const char *fmt, ...);

@@ -1,0 +1,216 @@
+/**
+ * @file sfo_core.h  srvfailover's functional core: lines, servers, modes
+ *
+ * Plain C over plain data. Events go in (registered, failed with code X,
+ * probe answered, timer fired, calls changed), actions come out through
+ * struct sfo_ops (register server 2, unregister server 3, probe server 1,
+ * wake me at t). Time is always an argument, in milliseconds; the core
+ * never reads a clock and never calls baresip.
+ */
+
+enum sfo_mode {
+	SFO_PARALLEL = 0,
+	SFO_CISCO,
+	SFO_SEQUENTIAL,
+};
+
+enum sfo_failback {
+	SFO_FB_IMMEDIATE = 0,
+	SFO_FB_PROBES,      /* after N good checks in a row    */
+	SFO_FB_DELAY,       /* after N seconds on the backup   */
+	SFO_FB_NEVER,       /* stay until the current one fails */
+};
+
+/* What is shown per server; names as in the Duetto manual */
+enum sfo_state {
+	SFO_ST_REGISTERED_WORKING = 0,
+	SFO_ST_REGISTERED,
+	SFO_ST_REGISTERING,
+	SFO_ST_REG_FAILED,
+	SFO_ST_REACHABLE,
+	SFO_ST_UNREACHABLE,
+	SFO_ST_STANDBY,
+	SFO_ST_DEACTIVATED,
+};
+
+enum sfo_reg {
+	SFO_REG_IDLE = 0,
+	SFO_REG_PENDING,
+	SFO_REG_OK,
+	SFO_REG_FAILED,
+};
+
+enum sfo_alive {
+	SFO_ALIVE_UNKNOWN = 0,
+	SFO_ALIVE_UP,
+	SFO_ALIVE_DOWN,
+};
+
+enum sfo_req {
+	SFO_REQ_NONE = 0,
+	SFO_REQ_REGISTER,
+	SFO_REQ_OPTIONS,
+};
+
+enum {
+	SFO_CODES_MAX = 16,
+	SFO_T1_MS = 500,
+};
+
+/* Failover codes: three characters each, digits or '?' */
+struct sfo_codes {
+	char v[SFO_CODES_MAX][4];
+	unsigned n;
+};
+
+struct sfo_line;
+
+struct sfo_server {
+	struct le le;
+	struct sfo_line *line;
+	unsigned prio;             /* 1 = main                          */
+	char *account;             /* ua_alloc() line; holds secrets    */
+	char *uri;                 /* sip:host[:port], for people       */
+	char *transport;           /* udp, tcp or tls                   */
+	char *probe_uri;           /* OPTIONS target, with user part    */
+	char *host;                /* for matching dialled URIs         */
+	uint16_t port;             /* 0 when not given                  */
+	uint32_t regint;           /* registration expiry, seconds      */
+	unsigned retries;          /* no-answer budget, retransmissions */
+
+	/* what the core knows */
+	bool deactivated;
+	enum sfo_reg reg;
+	enum sfo_alive alive;
+	enum sfo_req req;          /* request in flight, if any         */
+	uint64_t req_sent;
+	uint64_t req_deadline;
+	unsigned req_id;           /* matches answers to OPTIONS probes */
+	bool probing;              /* REGISTER sent as a probe          */
+	uint64_t probe_at;         /* next check of a non-working one   */
+	uint64_t retry_at;         /* no REGISTER before (back-off)     */
+	unsigned reg_fails;        /* consecutive registration failures */
+	unsigned good;             /* consecutive good answers          */
+	unsigned calls;
+
+	/* what is shown */
+	enum sfo_state state;
+	uint64_t since;
+	uint16_t last_code;
+	char last_text[64];
+	unsigned failures;
+	int rtt;                   /* ms, -1 when never measured        */
+
+	void *ua;                  /* the shell's handle                */
+};
+
+struct sfo_ops {
+	/* send REGISTER; an error counts as a transport failure */
+	int  (*reg)(struct sfo_server *srv, void *arg);
+	/* stop registering (un-REGISTER if registered) */
+	void (*unreg)(struct sfo_server *srv, void *arg);
+	/* send OPTIONS; the answer comes back with srv->req_id */
+	int  (*options)(struct sfo_server *srv, void *arg);
+	/* the working server changed: line->working */
+	void (*working)(struct sfo_line *line, void *arg);
+	/* one report line for people: a state change or a switch */
+	void (*report)(const struct sfo_line *line, const char *msg,
+		       void *arg);
+	/* call sfo_tick() at this time (0: nothing pending) */
+	void (*wake)(struct sfo_line *line, uint64_t at, void *arg);
+};
+
+struct sfo_line {
+	struct le le;
+	char *user;
+	enum sfo_mode mode;
+	enum sfo_failback fb;
+	unsigned fb_value;         /* probes, or seconds               */
+	uint32_t probe_interval;   /* s, cisco OPTIONS checks           */
+	uint32_t fallback_interval;/* s, sequential REGISTER probes     */
+	uint32_t retry_base;       /* s, registration back-off base     */
+	uint32_t retry_max;        /* s, registration back-off maximum  */
+	struct sfo_codes codes;
+	struct list servers;       /* in priority order                 */
+
+	struct sfo_server *target; /* cisco/sequential: where to be     */
+	struct sfo_server *working;
+	bool degraded;             /* left a server because it failed   */
+	uint64_t switched_at;
+	unsigned failovers;
+	unsigned failbacks;
+	char reason[160];          /* why the last switch happened      */
+	bool rejected;             /* the config had an error here      */
+	uint32_t rnd;
+
+	const struct sfo_ops *ops;
+	void *arg;
+	unsigned busy;
+	bool again;
+};
+
+
+/* line.c */
+int  sfo_line_alloc(struct sfo_line **linep, const char *user);
+int  sfo_server_add(struct sfo_line *line, struct sfo_server **srvp);
+void sfo_line_set_ops(struct sfo_line *line, const struct sfo_ops *ops,
+		      void *arg, uint32_t seed);
+struct sfo_line *sfo_line_find(const struct list *lines, const char *user);
+struct sfo_server *sfo_server_find(const struct sfo_line *line,
+				   unsigned prio);
+const char *sfo_mode_name(enum sfo_mode mode);
+int  sfo_mode_parse(enum sfo_mode *modep, const char *s);
+const char *sfo_state_name(enum sfo_state st);
+uint32_t sfo_budget_ms(unsigned retries);
+uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,
+			uint32_t rnd);
+int  sfo_codes_parse(struct sfo_codes *codes, const struct pl *pl);
+bool sfo_codes_match(const struct sfo_codes *codes, uint16_t scode);
+int  sfo_failback_parse(struct sfo_line *line, const struct pl *pl);
+int  sfo_failback_print(struct re_printf *pf, const struct sfo_line *line);
+
+
+/* core.c */
+void sfo_start(struct sfo_line *line, uint64_t now);
+void sfo_tick(struct sfo_line *line, uint64_t now);
+void sfo_registered(struct sfo_server *srv, uint16_t scode,
+		    const char *text, uint64_t now);
+void sfo_reg_failed(struct sfo_server *srv, uint16_t scode,
+		    const char *text, uint64_t now);
+void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
+			uint16_t scode, const char *text, uint64_t now);
+void sfo_calls(struct sfo_server *srv, unsigned calls, uint64_t now);
+void sfo_set_active(struct sfo_server *srv, bool active, uint64_t now);
+void sfo_set_mode(struct sfo_line *line, enum sfo_mode mode, uint64_t now);
+uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);
+
+
+/* policy.c */
+struct sfo_server *sfo_choose(const struct sfo_line *line, uint64_t now,
+			      bool *failback);
+bool sfo_wants_registered(const struct sfo_line *line,
+			  const struct sfo_server *srv);
+bool sfo_probe_due(const struct sfo_line *line,
+		   const struct sfo_server *srv, uint64_t now);
+bool sfo_register_due(const struct sfo_line *line,
+		      const struct sfo_server *srv, uint64_t now);
+enum sfo_state sfo_state_of(const struct sfo_line *line,
+			    const struct sfo_server *srv);
+
+
+/* config.c */
+int sfo_config_parse(struct list *lines, const char *file,
+		     const struct pl *text, enum sfo_mode mode,
+		     struct re_printf *errpf, unsigned *errc);
+
+
+/* status.c */
+int sfo_status_print(struct re_printf *pf, const struct list *lines,
+		     uint64_t now);
+int sfo_status_json(struct re_printf *pf, const struct list *lines,
+		    uint64_t now);
+
+
+/* command.c */
+int sfo_command(struct re_printf *pf, struct list *lines, const char *prm,
+		uint64_t now);

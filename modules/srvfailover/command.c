@@ -1,0 +1,131 @@
+/**
+ * @file command.c  /srvfailover status|json|disable|enable|mode
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <re.h>
+#include "sfo_core.h"
+
+
+static const char usage[] = "status | json | disable USER PRIO |"
+	" enable USER PRIO | mode USER parallel|cisco|sequential";
+
+
+static int server_arg(struct re_printf *pf, struct list *lines,
+		      const struct pl *user, const struct pl *prio,
+		      struct sfo_server **srvp)
+{
+	struct sfo_line *line;
+	char u[64];
+
+	if (!user->l || !prio->l)
+		return re_hprintf(pf, "srvfailover: usage: %s\n", usage),
+			EINVAL;
+
+	pl_strcpy(user, u, sizeof(u));
+	line = sfo_line_find(lines, u);
+	if (!line)
+		return re_hprintf(pf, "srvfailover: no line '%r'\n", user),
+			EINVAL;
+
+	*srvp = re_regex(prio->p, prio->l, "^[0-9]+$") ? NULL :
+		sfo_server_find(line, pl_u32(prio));
+	if (!*srvp)
+		return re_hprintf(pf, "srvfailover: line %s has no server"
+				  " '%r'\n", u, prio), EINVAL;
+
+	return 0;
+}
+
+
+static int activate(struct re_printf *pf, struct list *lines,
+		    const struct pl *user, const struct pl *prio, bool on,
+		    uint64_t now)
+{
+	struct sfo_server *srv;
+	int err;
+
+	err = server_arg(pf, lines, user, prio, &srv);
+	if (err)
+		return err;
+
+	sfo_set_active(srv, on, now);
+
+	return re_hprintf(pf, "srvfailover: %s server %u %s: %s\n",
+			  srv->line->user, srv->prio, srv->uri,
+			  sfo_state_name(srv->state));
+}
+
+
+static int mode(struct re_printf *pf, struct list *lines,
+		const struct pl *user, const struct pl *name, uint64_t now)
+{
+	struct sfo_line *line;
+	enum sfo_mode m;
+	char buf[64];
+
+	pl_strcpy(user, buf, sizeof(buf));
+	line = sfo_line_find(lines, buf);
+	if (!user->l || !line)
+		return re_hprintf(pf, "srvfailover: no line '%r'\n", user),
+			EINVAL;
+
+	pl_strcpy(name, buf, sizeof(buf));
+	if (sfo_mode_parse(&m, buf))
+		return re_hprintf(pf, "srvfailover: unknown mode '%r'"
+				  " (parallel, cisco, sequential)\n", name),
+			EINVAL;
+
+	sfo_set_mode(line, m, now);
+
+	return re_hprintf(pf, "srvfailover: line %s: mode %s\n",
+			  line->user, sfo_mode_name(line->mode));
+}
+
+
+/**
+ * Run one srvfailover command
+ *
+ * @param pf    Where the answer is printed
+ * @param lines All lines
+ * @param prm   The command's words after "srvfailover" (may be NULL)
+ * @param now   Time in milliseconds
+ *
+ * @return 0 if success, EINVAL for a bad command (explained on pf)
+ */
+int sfo_command(struct re_printf *pf, struct list *lines, const char *prm,
+		uint64_t now)
+{
+	struct pl verb = PL_INIT, a = PL_INIT, b = PL_INIT, extra = PL_INIT;
+
+	if (str_isset(prm))
+		(void)re_regex(prm, str_len(prm),
+			       "[ ]*[^ ]*[ ]*[^ ]*[ ]*[^ ]*[ ]*[^]*",
+			       NULL, &verb, NULL, &a, NULL, &b, NULL, &extra);
+
+	if (extra.l)
+		return re_hprintf(pf, "srvfailover: too many arguments"
+				  " '%r'; usage: %s\n", &extra, usage), EINVAL;
+
+	if (!verb.l || !pl_strcasecmp(&verb, "status"))
+		return sfo_status_print(pf, lines, now);
+
+	if (!pl_strcasecmp(&verb, "json"))
+		return sfo_status_json(pf, lines, now);
+
+	if (!pl_strcasecmp(&verb, "disable"))
+		return activate(pf, lines, &a, &b, false, now);
+
+	if (!pl_strcasecmp(&verb, "enable"))
+		return activate(pf, lines, &a, &b, true, now);
+
+	if (!pl_strcasecmp(&verb, "mode"))
+		return mode(pf, lines, &a, &b, now);
+
+	(void)re_hprintf(pf, "srvfailover: unknown command '%r'; usage: %s\n",
+			 &verb, usage);
+
+	return EINVAL;
+}

@@ -1,0 +1,439 @@
+/**
+ * @file config.c  The srvfailover file: one server per line, account style
+ *
+ *   <sip:100@10.10.1.1;transport=udp>;auth_pass=pw;regint=600;sfo_mode=cisco
+ *
+ * Lines with the same user ID form one phone line, in priority order.
+ * Line-wide sfo_ parameters go on the line's first server. A phone line
+ * with any error is not started; the others are not affected.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <re.h>
+#include "sfo_core.h"
+
+
+struct ctx {
+	const char *file;
+	unsigned lineno;
+	struct re_printf *pf;
+	unsigned errc;
+};
+
+struct key {
+	const char *name;
+	bool line_wide;
+	int (*apply)(struct ctx *c, const struct key *k, struct sfo_line *line,
+		     struct sfo_server *srv, const struct pl *val);
+};
+
+
+static int error(struct ctx *c, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	++c->errc;
+	va_start(ap, fmt);
+	(void)re_hprintf(c->pf, "srvfailover: %s:%u: %s: %v\n",
+			 c->file, c->lineno, key, fmt, &ap);
+	va_end(ap);
+
+	return EINVAL;
+}
+
+
+static int number(struct ctx *c, const char *key, const struct pl *val,
+		  uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint32_t n;
+
+	if (re_regex(val->p, val->l, "^[0-9]+$") || val->l > 9)
+		return error(c, key, "'%r' is not a number", val);
+
+	n = pl_u32(val);
+	if (n < min || n > max)
+		return error(c, key, "%u is out of range %u..%u", n, min, max);
+
+	*out = n;
+
+	return 0;
+}
+
+
+static int apply_mode(struct ctx *c, const struct key *k,
+		      struct sfo_line *line, struct sfo_server *srv,
+		      const struct pl *val)
+{
+	char buf[16];
+	(void)srv;
+
+	if (val->l >= sizeof(buf) ||
+	    (pl_strcpy(val, buf, sizeof(buf)),
+	     sfo_mode_parse(&line->mode, buf)))
+		return error(c, k->name, "unknown mode '%r'"
+			     " (parallel, cisco, sequential)", val);
+
+	return 0;
+}
+
+
+static int apply_failback(struct ctx *c, const struct key *k,
+			  struct sfo_line *line, struct sfo_server *srv,
+			  const struct pl *val)
+{
+	(void)srv;
+
+	if (sfo_failback_parse(line, val))
+		return error(c, k->name, "'%r' is not immediate, never,"
+			     " probes:N or delay:SECONDS", val);
+
+	return 0;
+}
+
+
+static int apply_codes(struct ctx *c, const struct key *k,
+		       struct sfo_line *line, struct sfo_server *srv,
+		       const struct pl *val)
+{
+	(void)srv;
+
+	if (sfo_codes_parse(&line->codes, val))
+		return error(c, k->name, "'%r' is not a list of codes such as"
+			     " 503,5??,6??", val);
+
+	return 0;
+}
+
+
+static int apply_num(struct ctx *c, const struct key *k,
+		     struct sfo_line *line, struct sfo_server *srv,
+		     const struct pl *val)
+{
+	uint32_t n;
+	int err;
+
+	if (!str_cmp(k->name, "sfo_probe_interval"))
+		return number(c, k->name, val, 1, 86400,
+			      &line->probe_interval);
+	if (!str_cmp(k->name, "sfo_fallback_interval"))
+		return number(c, k->name, val, 1, 86400,
+			      &line->fallback_interval);
+	if (!str_cmp(k->name, "sfo_retry_base"))
+		return number(c, k->name, val, 1, 3600, &line->retry_base);
+	if (!str_cmp(k->name, "sfo_retry_max"))
+		return number(c, k->name, val, 1, 86400, &line->retry_max);
+	if (!str_cmp(k->name, "regint"))
+		return number(c, k->name, val, 10, 604800, &srv->regint);
+
+	err = number(c, k->name, val, 0, 10, &n);
+	if (!err)
+		srv->retries = n;
+
+	return err;
+}
+
+
+static const struct key keys[] = {
+	{"sfo_mode",              true,  apply_mode},
+	{"sfo_failback",          true,  apply_failback},
+	{"sfo_failover_codes",    true,  apply_codes},
+	{"sfo_probe_interval",    true,  apply_num},
+	{"sfo_fallback_interval", true,  apply_num},
+	{"sfo_retry_base",        true,  apply_num},
+	{"sfo_retry_max",         true,  apply_num},
+	{"sfo_retries",           false, apply_num},
+	{"regint",                false, apply_num},
+};
+
+
+static const struct key *key_find(const struct pl *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (!pl_strcasecmp(name, keys[i].name))
+			return &keys[i];
+	}
+
+	return NULL;
+}
+
+
+/* Apply one ";name=value"; other parameters stay for the account */
+static int param(struct ctx *c, struct sfo_line *line,
+		 struct sfo_server *srv, const struct pl *name,
+		 const struct pl *val, struct mbuf *acc)
+{
+	const struct key *k = key_find(name);
+	char key[32];
+
+	if (!k) {
+		if (name->l > 4 && !strncasecmp(name->p, "sfo_", 4))
+			return error(c, (pl_strcpy(name, key, sizeof(key)),
+					 key), "unknown parameter");
+
+		return mbuf_printf(acc, ";%r%s%r", name, val->p ? "=" : "",
+				   val);
+	}
+
+	if (k->line_wide && srv->prio != 1)
+		return error(c, k->name, "only allowed on the first server"
+			     " of line %s", line->user);
+
+	return k->apply(c, k, line, srv, val);
+}
+
+
+static int params(struct ctx *c, struct sfo_line *line,
+		  struct sfo_server *srv, const struct pl *pl,
+		  struct mbuf *acc)
+{
+	struct pl rest = *pl, item, name, val;
+	int err = 0;
+
+	while (rest.l) {
+		const char *semi, *eq;
+
+		pl_advance(&rest, 1);  /* the ';' */
+		semi = pl_strchr(&rest, ';');
+		item.p = rest.p;
+		item.l = semi ? (size_t)(semi - rest.p) : rest.l;
+		pl_advance(&rest, item.l);
+
+		if (!item.l)
+			continue;
+
+		eq = pl_strchr(&item, '=');
+		name.p = item.p;
+		name.l = eq ? (size_t)(eq - item.p) : item.l;
+		val.p = eq ? eq + 1 : NULL;
+		val.l = eq ? item.l - name.l - 1 : 0;
+
+		err |= param(c, line, srv, &name, &val, acc);
+	}
+
+	return err;
+}
+
+
+static int transport(struct ctx *c, struct sfo_server *srv,
+		     const struct uri *uri)
+{
+	struct pl tp;
+
+	if (msg_param_decode(&uri->params, "transport", &tp))
+		pl_set_str(&tp, "udp");
+
+	if (pl_strcasecmp(&tp, "udp") && pl_strcasecmp(&tp, "tcp") &&
+	    pl_strcasecmp(&tp, "tls"))
+		return error(c, "transport", "'%r' is not udp, tcp or tls",
+			     &tp);
+
+	return pl_strdup(&srv->transport, &tp);
+}
+
+
+static bool same_place(const struct sfo_server *a,
+		       const struct sfo_server *b)
+{
+	uint16_t pa = a->port ? a->port : 5060;
+	uint16_t pb = b->port ? b->port : 5060;
+
+	return !str_casecmp(a->host, b->host) && pa == pb &&
+		!str_casecmp(a->transport, b->transport);
+}
+
+
+static int duplicate(struct ctx *c, const struct sfo_line *line,
+		     const struct sfo_server *srv)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		const struct sfo_server *s = le->data;
+
+		if (s != srv && same_place(s, srv))
+			return error(c, "uri", "duplicate server %s of line"
+				     " %s (server %u)", srv->uri, line->user,
+				     s->prio);
+	}
+
+	return 0;
+}
+
+
+static int names(struct sfo_server *srv, const struct sip_addr *addr,
+		 const char *user)
+{
+	const struct uri *u = &addr->uri;
+	bool v6 = u->af == AF_INET6;
+	char port[8] = "";
+	int err;
+
+	if (u->port)
+		re_snprintf(port, sizeof(port), ":%u", u->port);
+
+	srv->port = u->port;
+	err  = pl_strdup(&srv->host, &u->host);
+	err |= re_sdprintf(&srv->uri, "sip:%s%r%s%s", v6 ? "[" : "",
+			   &u->host, v6 ? "]" : "", port);
+	err |= re_sdprintf(&srv->probe_uri, "sip:%s@%s%r%s%s;transport=%s",
+			   user, v6 ? "[" : "", &u->host, v6 ? "]" : "",
+			   port, srv->transport);
+
+	return err;
+}
+
+
+static struct sfo_line *line_get(struct list *lines, const char *user,
+				 enum sfo_mode mode)
+{
+	struct sfo_line *line = sfo_line_find(lines, user);
+
+	if (line || sfo_line_alloc(&line, user))
+		return line;
+
+	line->mode = mode;
+	list_append(lines, &line->le, line);
+
+	return line;
+}
+
+
+static int server(struct ctx *c, struct list *lines, const struct pl *text,
+		  enum sfo_mode mode)
+{
+	struct sip_addr addr;
+	struct sfo_line *line;
+	struct sfo_server *srv;
+	struct mbuf *acc = NULL;
+	char user[64];
+	int err;
+
+	if (text->p[0] != '<' || sip_addr_decode(&addr, text))
+		return error(c, "uri", "'%r' is not a SIP address such as"
+			     " <sip:100@10.10.1.1>", text);
+
+	if (!addr.uri.user.l || addr.uri.user.l >= sizeof(user))
+		return error(c, "uri", "'%r' has no user ID", &addr.auri);
+
+	pl_strcpy(&addr.uri.user, user, sizeof(user));
+
+	line = line_get(lines, user, mode);
+	if (!line || sfo_server_add(line, &srv))
+		return ENOMEM;
+
+	acc = mbuf_alloc(256);
+	if (!acc)
+		return ENOMEM;
+
+	/* everything up to the parameters: display name and <uri> */
+	err  = mbuf_write_mem(acc, (const uint8_t *)text->p,
+			      addr.params.p ?
+			      (size_t)(addr.params.p - text->p) : text->l);
+	err |= transport(c, srv, &addr.uri);
+	if (!err) {
+		err |= names(srv, &addr, user);
+		err |= duplicate(c, line, srv);
+	}
+	err |= params(c, line, srv, &addr.params, acc);
+	/* the module alone decides when a server registers */
+	err |= mbuf_printf(acc, ";regint=0");
+
+	if (!err) {
+		mbuf_set_pos(acc, 0);
+		err = mbuf_strdup(acc, &srv->account, acc->end);
+	}
+
+	if (err)
+		line->rejected = true;
+
+	mem_deref(acc);
+
+	return err;
+}
+
+
+static void finish(struct ctx *c, struct list *lines)
+{
+	struct le *le = list_head(lines);
+
+	while (le) {
+		struct sfo_line *line = le->data;
+
+		le = le->next;
+
+		if (!line->rejected && line->retry_max < line->retry_base) {
+			c->lineno = 0;
+			error(c, "sfo_retry_max", "%u is below sfo_retry_base"
+			      " %u (line %s)", line->retry_max,
+			      line->retry_base, line->user);
+			line->rejected = true;
+		}
+
+		if (!line->rejected)
+			continue;
+
+		(void)re_hprintf(c->pf, "srvfailover: %s: line %s is not"
+				 " started (see the errors above)\n",
+				 c->file, line->user);
+		mem_deref(line);
+	}
+}
+
+
+/**
+ * Parse the text of a srvfailover file into lines of servers
+ *
+ * @param lines  List to append the lines to
+ * @param file   File name, for error messages
+ * @param text   The file's text
+ * @param mode   Default mode (srvfailover_mode)
+ * @param errpf  Where errors are printed
+ * @param errc   Number of errors found (optional)
+ *
+ * @return 0 if success, otherwise errorcode (bad values are not errors
+ *         here: they are printed, counted and their line left out)
+ */
+int sfo_config_parse(struct list *lines, const char *file,
+		     const struct pl *text, enum sfo_mode mode,
+		     struct re_printf *errpf, unsigned *errc)
+{
+	struct ctx c = {file, 0, errpf, 0};
+	struct pl rest, ln;
+	int err = 0;
+
+	if (!lines || !text || !errpf)
+		return EINVAL;
+
+	rest = *text;
+
+	while (rest.l && err != ENOMEM) {
+		const char *nl = pl_strchr(&rest, '\n');
+
+		ln.p = rest.p;
+		ln.l = nl ? (size_t)(nl - rest.p) : rest.l;
+		pl_advance(&rest, ln.l + (nl ? 1 : 0));
+		++c.lineno;
+
+		while (ln.l && isspace((unsigned char)ln.p[0]))
+			pl_advance(&ln, 1);
+		while (ln.l && isspace((unsigned char)ln.p[ln.l - 1]))
+			--ln.l;
+
+		if (!ln.l || ln.p[0] == '#')
+			continue;
+
+		err = server(&c, lines, &ln, mode);
+	}
+
+	finish(&c, lines);
+
+	if (errc)
+		*errc = c.errc;
+
+	return err == ENOMEM ? err : 0;
+}

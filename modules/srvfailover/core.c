@@ -1,0 +1,563 @@
+/**
+ * @file core.c  Events in, actions out: the life of a line
+ *
+ * Every event updates what is known of one server, then update() runs
+ * the mode policy, sends what is due (REGISTER, un-REGISTER, probes),
+ * picks the working server and reports what changed, once.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <re.h>
+#include "sfo_core.h"
+
+
+static void update(struct sfo_line *line, uint64_t now);
+
+
+static uint32_t next_rnd(struct sfo_line *line)
+{
+	uint32_t x = line->rnd;
+
+	/* xorshift32: jitter that tests can replay from a seed */
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	line->rnd = x;
+
+	return x;
+}
+
+
+static uint64_t interval_ms(const struct sfo_line *line)
+{
+	return 1000ULL * (line->mode == SFO_SEQUENTIAL ?
+			  line->fallback_interval : line->probe_interval);
+}
+
+
+static void report(const struct sfo_line *line, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+
+	if (!line->ops || !line->ops->report)
+		return;
+
+	va_start(ap, fmt);
+	if (!re_vsdprintf(&msg, fmt, ap))
+		line->ops->report(line, msg, line->arg);
+	va_end(ap);
+
+	mem_deref(msg);
+}
+
+
+static void set_text(struct sfo_server *srv, uint16_t scode,
+		     const char *text)
+{
+	srv->last_code = scode;
+	str_ncpy(srv->last_text, text ? text : "", sizeof(srv->last_text));
+}
+
+
+static void unreg(struct sfo_server *srv)
+{
+	struct sfo_line *line = srv->line;
+
+	if (line->ops && line->ops->unreg)
+		line->ops->unreg(srv, line->arg);
+}
+
+
+/* A request to this server failed: SIP code, transport error or
+ * no answer. A failed REGISTER also stops the stack's own retries:
+ * when to try again is the core's decision. */
+static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
+		 uint64_t now)
+{
+	struct sfo_line *line = srv->line;
+	bool registration = srv->req == SFO_REQ_REGISTER ||
+		srv->reg == SFO_REG_OK || srv->reg == SFO_REG_PENDING;
+
+	set_text(srv, scode, text);
+	++srv->failures;
+	srv->good = 0;
+	srv->alive = SFO_ALIVE_DOWN;
+	srv->req = SFO_REQ_NONE;
+	srv->probing = false;
+	srv->probe_at = now + interval_ms(line);
+
+	if (registration) {
+		srv->reg = SFO_REG_FAILED;
+		++srv->reg_fails;
+		srv->retry_at = now + sfo_backoff_ms(line, srv->reg_fails,
+						     next_rnd(line));
+		unreg(srv);
+	}
+	else if (srv->reg == SFO_REG_FAILED) {
+		srv->reg = SFO_REG_IDLE;
+	}
+}
+
+
+static void send_register(struct sfo_server *srv, bool probe, uint64_t now)
+{
+	struct sfo_line *line = srv->line;
+	char text[64];
+	int err;
+
+	srv->reg = SFO_REG_PENDING;
+	srv->req = SFO_REQ_REGISTER;
+	srv->req_sent = now;
+	srv->req_deadline = now + sfo_budget_ms(srv->retries);
+	srv->probing = probe;
+
+	err = line->ops->reg(srv, line->arg);
+	if (err) {
+		re_snprintf(text, sizeof(text), "REGISTER not sent: %m", err);
+		fail(srv, 0, text, now);
+	}
+}
+
+
+static void send_options(struct sfo_server *srv, uint64_t now)
+{
+	struct sfo_line *line = srv->line;
+	static unsigned req_id;
+	char text[64];
+	int err;
+
+	srv->req = SFO_REQ_OPTIONS;
+	srv->req_id = ++req_id;
+	srv->req_sent = now;
+	srv->req_deadline = now + sfo_budget_ms(srv->retries);
+
+	err = line->ops->options(srv, line->arg);
+	if (err) {
+		re_snprintf(text, sizeof(text), "OPTIONS not sent: %m", err);
+		fail(srv, 0, text, now);
+	}
+}
+
+
+static void act(struct sfo_line *line, struct sfo_server *srv, uint64_t now)
+{
+	if (sfo_register_due(line, srv, now)) {
+		send_register(srv, false, now);
+	}
+	else if (!sfo_wants_registered(line, srv) &&
+		 (srv->reg == SFO_REG_OK || srv->reg == SFO_REG_PENDING)) {
+
+		if (srv->probing)
+			srv->probe_at = now + interval_ms(line);
+
+		srv->reg = SFO_REG_IDLE;
+		srv->req = SFO_REQ_NONE;
+		srv->probing = false;
+		unreg(srv);
+	}
+	else if (sfo_probe_due(line, srv, now)) {
+
+		if (line->mode == SFO_SEQUENTIAL)
+			send_register(srv, true, now);
+		else
+			send_options(srv, now);
+	}
+}
+
+
+static void expire(struct sfo_line *line, uint64_t now)
+{
+	char text[64];
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		struct sfo_server *srv = le->data;
+
+		if (srv->req == SFO_REQ_NONE || now < srv->req_deadline)
+			continue;
+
+		re_snprintf(text, sizeof(text),
+			    "no answer after %u retransmissions",
+			    srv->retries);
+		fail(srv, 0, text, now);
+	}
+}
+
+
+static bool first_active(const struct sfo_line *line,
+			 const struct sfo_server *w)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		const struct sfo_server *s = le->data;
+
+		if (!s->deactivated)
+			return s == w;
+	}
+
+	return false;
+}
+
+
+static bool higher_failed(const struct sfo_line *line,
+			  const struct sfo_server *w)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		const struct sfo_server *s = le->data;
+
+		if (s == w)
+			break;
+
+		if (!s->deactivated && (s->alive == SFO_ALIVE_DOWN ||
+					s->reg == SFO_REG_FAILED))
+			return true;
+	}
+
+	return false;
+}
+
+
+static void retarget(struct sfo_line *line, uint64_t now)
+{
+	bool failback;
+
+	if (line->mode != SFO_PARALLEL)
+		line->target = sfo_choose(line, now, &failback);
+}
+
+
+static struct sfo_server *working_of(const struct sfo_line *line,
+				     uint64_t now)
+{
+	const struct sfo_server *t = line->target, *w = line->working;
+	bool failback;
+
+	if (line->mode == SFO_PARALLEL)
+		return sfo_choose(line, now, &failback);
+
+	if (t && t->reg == SFO_REG_OK)
+		return line->target;
+
+	if (w && w->reg == SFO_REG_OK && !w->deactivated)
+		return line->working;
+
+	return NULL;
+}
+
+
+static void switch_reason(struct sfo_line *line,
+			  const struct sfo_server *old,
+			  const struct sfo_server *w)
+{
+	if (!old)
+		re_snprintf(line->reason, sizeof(line->reason),
+			    "server %u registered", w->prio);
+	else if (old->deactivated)
+		re_snprintf(line->reason, sizeof(line->reason),
+			    "server %u deactivated", old->prio);
+	else if (old->reg != SFO_REG_OK)
+		re_snprintf(line->reason, sizeof(line->reason),
+			    "server %u: %s", old->prio, old->last_text);
+	else if (w && w->prio < old->prio)
+		re_snprintf(line->reason, sizeof(line->reason),
+			    "fail-back: server %u registered again",
+			    w->prio);
+	else
+		re_snprintf(line->reason, sizeof(line->reason),
+			    "mode %s", sfo_mode_name(line->mode));
+}
+
+
+static void set_working(struct sfo_line *line, uint64_t now)
+{
+	struct sfo_server *old = line->working;
+	struct sfo_server *w = working_of(line, now);
+
+	if (w && first_active(line, w))
+		line->degraded = false;
+	else if (w && higher_failed(line, w))
+		line->degraded = true;
+
+	if (w == old)
+		return;
+
+	switch_reason(line, old, w);
+
+	if (old && w && w->prio > old->prio)
+		++line->failovers;
+	else if (old && w && w->prio < old->prio)
+		++line->failbacks;
+
+	if (old && (!w || w->prio > old->prio))
+		line->degraded = true;
+
+	line->working = w;
+	line->switched_at = now;
+
+	if (w && old)
+		report(line, "%s: working server %u -> %u %s (%s)",
+		       line->user, old->prio, w->prio, w->uri, line->reason);
+	else if (w)
+		report(line, "%s: working server none -> %u %s (%s)",
+		       line->user, w->prio, w->uri, line->reason);
+	else
+		report(line, "%s: no working server (%s)", line->user,
+		       line->reason);
+
+	if (line->ops && line->ops->working)
+		line->ops->working(line, line->arg);
+}
+
+
+static void report_states(struct sfo_line *line, uint64_t now)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		struct sfo_server *srv = le->data;
+		enum sfo_state st = sfo_state_of(line, srv);
+		bool why = st != SFO_ST_REGISTERING && srv->last_text[0];
+
+		if (st == srv->state)
+			continue;
+
+		report(line, "%s: server %u %s: %s -> %s%s%s%s",
+		       line->user, srv->prio, srv->uri,
+		       sfo_state_name(srv->state), sfo_state_name(st),
+		       why ? " (" : "", why ? srv->last_text : "",
+		       why ? ")" : "");
+
+		srv->state = st;
+		srv->since = now;
+	}
+}
+
+
+static void update(struct sfo_line *line, uint64_t now)
+{
+	unsigned passes = 0;
+	struct le *le;
+
+	/* an action may bring an event back at once: finish this pass */
+	if (line->busy) {
+		line->again = true;
+		return;
+	}
+
+	line->busy = 1;
+
+	do {
+		line->again = false;
+
+		expire(line, now);
+		retarget(line, now);
+
+		LIST_FOREACH(&line->servers, le)
+			act(line, le->data, now);
+
+		retarget(line, now);
+		set_working(line, now);
+		report_states(line, now);
+
+	} while (line->again && ++passes < 8);
+
+	line->busy = 0;
+
+	if (line->ops && line->ops->wake)
+		line->ops->wake(line, sfo_next_wake(line, now), line->arg);
+}
+
+
+/** Start a line: first checks or registrations, as its mode says */
+void sfo_start(struct sfo_line *line, uint64_t now)
+{
+	struct le *le;
+
+	if (!line)
+		return;
+
+	LIST_FOREACH(&line->servers, le) {
+		struct sfo_server *srv = le->data;
+
+		srv->probe_at = now;
+		srv->since = now;
+	}
+
+	update(line, now);
+}
+
+
+void sfo_tick(struct sfo_line *line, uint64_t now)
+{
+	if (line)
+		update(line, now);
+}
+
+
+/** A 2xx to REGISTER, first or refresh */
+void sfo_registered(struct sfo_server *srv, uint16_t scode,
+		    const char *text, uint64_t now)
+{
+	if (!srv)
+		return;
+
+	if (srv->req == SFO_REQ_REGISTER) {
+		srv->rtt = (int)(now - srv->req_sent);
+		srv->req = SFO_REQ_NONE;
+	}
+
+	if (srv->probing)
+		srv->probe_at = now + interval_ms(srv->line);
+
+	set_text(srv, scode, text);
+	srv->reg = SFO_REG_OK;
+	srv->alive = SFO_ALIVE_UP;
+	srv->reg_fails = 0;
+	srv->retry_at = 0;
+	++srv->good;
+
+	update(srv->line, now);
+}
+
+
+/** A REGISTER failed: SIP code (scode > 0) or transport error text */
+void sfo_reg_failed(struct sfo_server *srv, uint16_t scode,
+		    const char *text, uint64_t now)
+{
+	if (!srv)
+		return;
+
+	/* the late end of a registration the core already gave up */
+	if (srv->req != SFO_REQ_REGISTER && srv->reg != SFO_REG_OK &&
+	    srv->reg != SFO_REG_PENDING)
+		return;
+
+	fail(srv, scode, text, now);
+	update(srv->line, now);
+}
+
+
+/** The answer to an OPTIONS check; scode 0 is a transport error */
+void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
+			uint16_t scode, const char *text, uint64_t now)
+{
+	const struct sfo_line *line;
+
+	if (!srv || srv->req != SFO_REQ_OPTIONS || srv->req_id != req_id)
+		return;
+
+	line = srv->line;
+	srv->rtt = (int)(now - srv->req_sent);
+
+	/* any final answer means alive, but 503 and the failover codes */
+	if (!scode || sfo_codes_match(&line->codes, scode)) {
+		fail(srv, scode, text, now);
+	}
+	else {
+		set_text(srv, scode, text);
+		srv->req = SFO_REQ_NONE;
+		srv->alive = SFO_ALIVE_UP;
+		++srv->good;
+		srv->probe_at = now + interval_ms(line);
+
+		if (srv->reg == SFO_REG_FAILED)
+			srv->reg = SFO_REG_IDLE;
+	}
+
+	update(srv->line, now);
+}
+
+
+/** How many calls the server carries now */
+void sfo_calls(struct sfo_server *srv, unsigned calls, uint64_t now)
+{
+	if (!srv || srv->calls == calls)
+		return;
+
+	srv->calls = calls;
+	update(srv->line, now);
+}
+
+
+/** Deactivate or activate a server (admin) */
+void sfo_set_active(struct sfo_server *srv, bool active, uint64_t now)
+{
+	if (!srv || srv->deactivated == !active)
+		return;
+
+	srv->deactivated = !active;
+	set_text(srv, 0, active ? "activated by user" :
+		 "deactivated by user");
+
+	if (active) {
+		srv->alive = SFO_ALIVE_UNKNOWN;
+		srv->reg = SFO_REG_IDLE;
+		srv->reg_fails = 0;
+		srv->good = 0;
+		srv->retry_at = 0;
+		srv->probe_at = now;
+	}
+
+	update(srv->line, now);
+}
+
+
+void sfo_set_mode(struct sfo_line *line, enum sfo_mode mode, uint64_t now)
+{
+	struct le *le;
+
+	if (!line || line->mode == mode)
+		return;
+
+	line->mode = mode;
+	line->target = mode == SFO_PARALLEL ? NULL : line->working;
+
+	LIST_FOREACH(&line->servers, le) {
+		struct sfo_server *srv = le->data;
+
+		srv->probe_at = now;
+		srv->probing = false;
+	}
+
+	update(line, now);
+}
+
+
+static void earliest(uint64_t *at, uint64_t t, uint64_t now)
+{
+	if (t > now && (!*at || t < *at))
+		*at = t;
+}
+
+
+/** When the line next needs sfo_tick(); 0 for never */
+uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now)
+{
+	uint64_t at = 0;
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		const struct sfo_server *srv = le->data;
+
+		if (srv->deactivated)
+			continue;
+
+		if (srv->req != SFO_REQ_NONE)
+			earliest(&at, srv->req_deadline, now);
+
+		earliest(&at, srv->probe_at, now);
+		earliest(&at, srv->retry_at, now);
+	}
+
+	if (line->degraded && line->fb == SFO_FB_DELAY)
+		earliest(&at, line->switched_at + line->fb_value * 1000ULL,
+			 now);
+
+	return at;
+}

@@ -1,0 +1,328 @@
+/**
+ * @file line.c  Lines and servers: the objects, their names and numbers
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <re.h>
+#include "sfo_core.h"
+
+
+static const char *mode_names[] = {"parallel", "cisco", "sequential"};
+
+static const char *state_names[] = {
+	"Registered*", "Registered", "Registering", "Registration failed",
+	"Reachable", "Unreachable", "Standby", "Deactivated",
+};
+
+
+static void server_destructor(void *arg)
+{
+	struct sfo_server *srv = arg;
+
+	list_unlink(&srv->le);
+	mem_deref(srv->account);
+	mem_deref(srv->uri);
+	mem_deref(srv->transport);
+	mem_deref(srv->probe_uri);
+	mem_deref(srv->host);
+}
+
+
+static void line_destructor(void *arg)
+{
+	struct sfo_line *line = arg;
+
+	list_unlink(&line->le);
+	list_flush(&line->servers);
+	mem_deref(line->user);
+}
+
+
+int sfo_line_alloc(struct sfo_line **linep, const char *user)
+{
+	struct sfo_line *line;
+	int err;
+
+	if (!linep || !user)
+		return EINVAL;
+
+	line = mem_zalloc(sizeof(*line), line_destructor);
+	if (!line)
+		return ENOMEM;
+
+	err = str_dup(&line->user, user);
+	if (err) {
+		mem_deref(line);
+		return err;
+	}
+
+	line->mode = SFO_PARALLEL;
+	line->fb = SFO_FB_IMMEDIATE;
+	line->probe_interval = 30;
+	line->fallback_interval = 120;
+	line->retry_base = 30;
+	line->retry_max = 1800;
+	str_ncpy(line->codes.v[0], "503", sizeof(line->codes.v[0]));
+	line->codes.n = 1;
+	line->rnd = 1;
+
+	*linep = line;
+
+	return 0;
+}
+
+
+/** Append a server of the next priority to a line */
+int sfo_server_add(struct sfo_line *line, struct sfo_server **srvp)
+{
+	struct sfo_server *srv;
+
+	if (!line || !srvp)
+		return EINVAL;
+
+	srv = mem_zalloc(sizeof(*srv), server_destructor);
+	if (!srv)
+		return ENOMEM;
+
+	srv->line = line;
+	srv->prio = list_count(&line->servers) + 1;
+	srv->regint = 3600;
+	srv->retries = 3;
+	srv->state = SFO_ST_STANDBY;
+	srv->rtt = -1;
+	list_append(&line->servers, &srv->le, srv);
+
+	*srvp = srv;
+
+	return 0;
+}
+
+
+void sfo_line_set_ops(struct sfo_line *line, const struct sfo_ops *ops,
+		      void *arg, uint32_t seed)
+{
+	if (!line)
+		return;
+
+	line->ops = ops;
+	line->arg = arg;
+	line->rnd = seed ? seed : 1;
+}
+
+
+struct sfo_line *sfo_line_find(const struct list *lines, const char *user)
+{
+	struct le *le;
+
+	for (le = list_head(lines); le; le = le->next) {
+		struct sfo_line *line = le->data;
+
+		if (0 == str_cmp(line->user, user))
+			return line;
+	}
+
+	return NULL;
+}
+
+
+struct sfo_server *sfo_server_find(const struct sfo_line *line,
+				   unsigned prio)
+{
+	struct le *le;
+
+	for (le = list_head(line ? &line->servers : NULL); le; le = le->next) {
+		struct sfo_server *srv = le->data;
+
+		if (srv->prio == prio)
+			return srv;
+	}
+
+	return NULL;
+}
+
+
+const char *sfo_mode_name(enum sfo_mode mode)
+{
+	return (unsigned)mode < ARRAY_SIZE(mode_names) ?
+		mode_names[mode] : "?";
+}
+
+
+int sfo_mode_parse(enum sfo_mode *modep, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(mode_names); i++) {
+		if (0 == str_casecmp(s, mode_names[i])) {
+			*modep = (enum sfo_mode)i;
+			return 0;
+		}
+	}
+
+	return EINVAL;
+}
+
+
+const char *sfo_state_name(enum sfo_state st)
+{
+	return (unsigned)st < ARRAY_SIZE(state_names) ?
+		state_names[st] : "?";
+}
+
+
+/**
+ * Time until a request with this many retransmissions is given up:
+ * T1 doubling after each send, as a UDP client transaction does
+ * (3 retransmissions: 0.5 + 1 + 2 = 3.5 s).
+ */
+uint32_t sfo_budget_ms(unsigned retries)
+{
+	if (retries > 10)
+		retries = 10;
+
+	return SFO_T1_MS * ((1u << retries) - 1) + (retries ? 0 : SFO_T1_MS);
+}
+
+
+/**
+ * Registration back-off after consecutive failures (RFC 5626 4.5):
+ * min(max, base * 2^(fails-1)), then a random 50..100 % of it
+ */
+uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,
+			uint32_t rnd)
+{
+	uint64_t w = line->retry_base;
+
+	while (fails > 1 && w < line->retry_max) {
+		w *= 2;
+		--fails;
+	}
+
+	if (w > line->retry_max)
+		w = line->retry_max;
+
+	w *= 1000;
+
+	return (uint32_t)(w / 2 + rnd % (w / 2 + 1));
+}
+
+
+static bool code_ok(const struct pl *pl)
+{
+	size_t i;
+
+	if (pl->l != 3 || pl->p[0] < '1' || pl->p[0] > '6')
+		return pl->l == 3 && pl->p[0] == '?';
+
+	for (i = 1; i < 3; i++) {
+		if (pl->p[i] != '?' && !isdigit((unsigned char)pl->p[i]))
+			return false;
+	}
+
+	return true;
+}
+
+
+/** Parse a failover list such as "503,5??,6??" */
+int sfo_codes_parse(struct sfo_codes *codes, const struct pl *pl)
+{
+	struct sfo_codes c;
+	struct pl rest = *pl, tok;
+
+	memset(&c, 0, sizeof(c));
+
+	while (rest.l) {
+		const char *comma = pl_strchr(&rest, ',');
+
+		tok.p = rest.p;
+		tok.l = comma ? (size_t)(comma - rest.p) : rest.l;
+		pl_advance(&rest, tok.l + (comma ? 1 : 0));
+
+		if (!code_ok(&tok) || c.n >= SFO_CODES_MAX)
+			return EINVAL;
+
+		pl_strcpy(&tok, c.v[c.n++], sizeof(c.v[0]));
+	}
+
+	if (!c.n)
+		return EINVAL;
+
+	*codes = c;
+
+	return 0;
+}
+
+
+bool sfo_codes_match(const struct sfo_codes *codes, uint16_t scode)
+{
+	char s[4];
+	unsigned i, j;
+
+	if (!codes || scode < 100 || scode > 699)
+		return false;
+
+	(void)re_snprintf(s, sizeof(s), "%u", scode);
+
+	for (i = 0; i < codes->n; i++) {
+		for (j = 0; j < 3; j++) {
+			if (codes->v[i][j] != '?' && codes->v[i][j] != s[j])
+				break;
+		}
+		if (j == 3)
+			return true;
+	}
+
+	return false;
+}
+
+
+/** Parse "immediate", "never", "probes:N" or "delay:SECONDS" */
+int sfo_failback_parse(struct sfo_line *line, const struct pl *pl)
+{
+	struct pl name, val;
+	uint32_t n;
+
+	if (!pl_strcasecmp(pl, "immediate") || !pl_strcasecmp(pl, "never")) {
+		line->fb = pl->p[0] == 'n' || pl->p[0] == 'N' ?
+			SFO_FB_NEVER : SFO_FB_IMMEDIATE;
+		line->fb_value = 0;
+		return 0;
+	}
+
+	if (re_regex(pl->p, pl->l, "^[a-z]+:[0-9]+$", &name, &val))
+		return EINVAL;
+
+	n = pl_u32(&val);
+
+	if (!pl_strcasecmp(&name, "probes") && n >= 1 && n <= 100)
+		line->fb = SFO_FB_PROBES;
+	else if (!pl_strcasecmp(&name, "delay") && n >= 1 && n <= 86400)
+		line->fb = SFO_FB_DELAY;
+	else
+		return EINVAL;
+
+	line->fb_value = n;
+
+	return 0;
+}
+
+
+int sfo_failback_print(struct re_printf *pf, const struct sfo_line *line)
+{
+	switch (line->fb) {
+
+	case SFO_FB_PROBES:
+		return re_hprintf(pf, "probes:%u", line->fb_value);
+
+	case SFO_FB_DELAY:
+		return re_hprintf(pf, "delay:%u", line->fb_value);
+
+	case SFO_FB_NEVER:
+		return re_hprintf(pf, "never");
+
+	default:
+		return re_hprintf(pf, "immediate");
+	}
+}

@@ -1,0 +1,529 @@
+/**
+ * @file shell.c  srvfailover's only contact with baresip
+ *
+ * Turns baresip's UA events, option answers and timers into core events,
+ * and core actions into baresip calls. Owns the user agents of the
+ * servers, the timers and the commands.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <re.h>
+#include "sfo_baresip.h"
+#include "sfo_core.h"
+
+
+/* The timer of one line */
+struct wake {
+	struct le le;
+	struct tmr tmr;
+	struct sfo_line *line;
+};
+
+static struct list lines;
+static struct list wakes;
+static struct sfo_server *in_register; /* ua_register() is running   */
+static bool stopping;
+
+
+static uint64_t now_ms(void)
+{
+	return tmr_jiffies();
+}
+
+
+static void wake_destructor(void *arg)
+{
+	struct wake *w = arg;
+
+	tmr_cancel(&w->tmr);
+	list_unlink(&w->le);
+}
+
+
+static struct sfo_server *server_of_ua(const struct ua *ua)
+{
+	struct le *le, *se;
+
+	LIST_FOREACH(&lines, le) {
+		struct sfo_line *line = le->data;
+
+		LIST_FOREACH(&line->servers, se) {
+			struct sfo_server *srv = se->data;
+
+			if (srv->ua == ua)
+				return srv;
+		}
+	}
+
+	return NULL;
+}
+
+
+static struct sfo_server *server_of_options(unsigned req_id)
+{
+	struct le *le, *se;
+
+	LIST_FOREACH(&lines, le) {
+		struct sfo_line *line = le->data;
+
+		LIST_FOREACH(&line->servers, se) {
+			struct sfo_server *srv = se->data;
+
+			if (srv->req == SFO_REQ_OPTIONS &&
+			    srv->req_id == req_id)
+				return srv;
+		}
+	}
+
+	return NULL;
+}
+
+
+static int do_register(struct sfo_server *srv, void *arg)
+{
+	int err;
+	(void)arg;
+
+	err = account_set_regint(ua_account(srv->ua), srv->regint);
+	if (err)
+		return err;
+
+	/* a synchronous failure comes back as the return value */
+	in_register = srv;
+	err = ua_register(srv->ua);
+	in_register = NULL;
+
+	return err;
+}
+
+
+/* Back to regint 0, so that baresip never registers it by itself
+ * (it re-registers every UA with a regint when the network changes) */
+static void do_unregister(struct sfo_server *srv, void *arg)
+{
+	(void)arg;
+
+	ua_unregister(srv->ua);
+	(void)account_set_regint(ua_account(srv->ua), 0);
+}
+
+
+static void options_handler(int err, const struct sip_msg *msg, void *arg)
+{
+	unsigned req_id = (unsigned)(uintptr_t)arg;
+	struct sfo_server *srv;
+	char text[64];
+
+	/* the answer may come after the core gave up, or after close */
+	srv = stopping ? NULL : server_of_options(req_id);
+	if (!srv)
+		return;
+
+	if (err || !msg) {
+		re_snprintf(text, sizeof(text), "%m", err);
+		sfo_options_answer(srv, req_id, 0, text, now_ms());
+		return;
+	}
+
+	re_snprintf(text, sizeof(text), "%u %r", msg->scode, &msg->reason);
+	sfo_options_answer(srv, req_id, msg->scode, text, now_ms());
+}
+
+
+static int do_options(struct sfo_server *srv, void *arg)
+{
+	(void)arg;
+
+	return ua_options_send(srv->ua, srv->probe_uri, options_handler,
+			       (void *)(uintptr_t)srv->req_id);
+}
+
+
+static bool line_owns(const struct sfo_line *line, const struct ua *ua)
+{
+	const struct sfo_server *srv = server_of_ua(ua);
+
+	return srv && srv->line == line;
+}
+
+
+/* A bare "/dial 200" goes through baresip's current UA: make it the
+ * working server's, unless the user is on another line's UA. */
+static void do_working(struct sfo_line *line, void *arg)
+{
+	struct ua *cur = uag_current();
+	(void)arg;
+
+	if (!line->working)
+		return;
+
+	if (!cur || line_owns(line, cur) || !server_of_ua(cur))
+		uag_current_set(line->working->ua);
+}
+
+
+static void do_report(const struct sfo_line *line, const char *msg,
+		      void *arg)
+{
+	(void)line;
+	(void)arg;
+
+	info("srvfailover: %s\n", msg);
+	ui_output(baresip_uis(), "srvfailover: %s\n", msg);
+}
+
+
+static void wake_handler(void *arg)
+{
+	struct wake *w = arg;
+
+	if (!stopping)
+		sfo_tick(w->line, now_ms());
+}
+
+
+static void do_wake(struct sfo_line *line, uint64_t at, void *arg)
+{
+	struct wake *w = arg;
+	uint64_t now = now_ms();
+	(void)line;
+
+	if (!at)
+		tmr_cancel(&w->tmr);
+	else
+		tmr_start(&w->tmr, at > now ? at - now : 0, wake_handler, w);
+}
+
+
+static const struct sfo_ops ops = {
+	do_register,
+	do_unregister,
+	do_options,
+	do_working,
+	do_report,
+	do_wake,
+};
+
+
+/* "503 Service Unavailable" -> 503; an errno text -> 0 */
+static uint16_t scode_of(const char *prm)
+{
+	struct pl code;
+
+	if (!prm || re_regex(prm, str_len(prm), "^[1-6][0-9][0-9] ", &code))
+		return 0;
+
+	return (uint16_t)pl_u32(&code);
+}
+
+
+static void call_count(struct sfo_server *srv, struct ua *ua,
+		       enum ua_event ev)
+{
+	unsigned n = list_count(ua_calls(ua));
+
+	/* a closing call is still listed while its event runs */
+	if (ev == UA_EVENT_CALL_CLOSED && n)
+		--n;
+
+	sfo_calls(srv, n, now_ms());
+}
+
+
+static void ua_event_handler(struct ua *ua, enum ua_event ev,
+			     struct call *call, const char *prm, void *arg)
+{
+	struct sfo_server *srv;
+	(void)call;
+	(void)arg;
+
+	if (ev == UA_EVENT_SHUTDOWN)
+		stopping = true;
+
+	srv = stopping ? NULL : server_of_ua(ua);
+	if (!srv)
+		return;
+
+	switch (ev) {
+
+	case UA_EVENT_REGISTER_OK:
+		sfo_registered(srv, scode_of(prm), prm, now_ms());
+		break;
+
+	case UA_EVENT_REGISTER_FAIL:
+		if (srv != in_register)
+			sfo_reg_failed(srv, scode_of(prm), prm, now_ms());
+		break;
+
+	case UA_EVENT_CALL_INCOMING:
+	case UA_EVENT_CALL_RINGING:
+	case UA_EVENT_CALL_PROGRESS:
+	case UA_EVENT_CALL_ESTABLISHED:
+	case UA_EVENT_CALL_CLOSED:
+		call_count(srv, ua, ev);
+		break;
+
+	default:
+		break;
+	}
+}
+
+
+static int cmd_handler(struct re_printf *pf, void *arg)
+{
+	const struct cmd_arg *carg = arg;
+
+	return sfo_command(pf, &lines, carg ? carg->prm : NULL, now_ms());
+}
+
+
+static const struct cmd cmdv[] = {
+	{"srvfailover", 0, CMD_PRM,
+	 "Server failover: status|json|disable|enable|mode", cmd_handler},
+};
+
+
+static int print_warning(const char *p, size_t size, void *arg)
+{
+	(void)arg;
+
+	warning("%b", p, size);
+
+	return 0;
+}
+
+
+/* The line number of a key in a config file, for error messages */
+static unsigned key_line(const struct pl *text, const char *key)
+{
+	struct pl rest = *text;
+	unsigned n = 1;
+
+	while (rest.l) {
+		const char *nl = pl_strchr(&rest, '\n');
+		size_t len = nl ? (size_t)(nl - rest.p) : rest.l;
+
+		if (len >= str_len(key) &&
+		    !memcmp(rest.p, key, str_len(key)))
+			return n;
+
+		pl_advance(&rest, len + (nl ? 1 : 0));
+		++n;
+	}
+
+	return 0;
+}
+
+
+static int file_read(struct mbuf **mbp, const char *file)
+{
+	uint8_t buf[4096];
+	struct mbuf *mb;
+	size_t n;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(file, "r");
+	if (!f)
+		return errno;
+
+	mb = mbuf_alloc(sizeof(buf));
+	if (!mb) {
+		fclose(f);
+		return ENOMEM;
+	}
+
+	while (!err && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		err = mbuf_write_mem(mb, buf, n);
+
+	fclose(f);
+
+	if (err)
+		mem_deref(mb);
+	else
+		*mbp = mb;
+
+	return err;
+}
+
+
+static enum sfo_mode default_mode(const char *dir)
+{
+	struct re_printf pf = {print_warning, NULL};
+	struct mbuf *mb = NULL;
+	enum sfo_mode mode = SFO_PARALLEL;
+	char val[32] = "", file[512];
+	struct pl text;
+
+	if (conf_get_str(conf_cur(), "srvfailover_mode", val, sizeof(val)) ||
+	    !sfo_mode_parse(&mode, val))
+		return mode;
+
+	re_snprintf(file, sizeof(file), "%s/config", dir);
+	if (!file_read(&mb, file))
+		pl_set_mbuf(&text, mb);
+	else
+		pl_set_str(&text, "");
+
+	(void)re_hprintf(&pf, "srvfailover: %s:%u: srvfailover_mode: unknown"
+			 " mode '%s' (parallel, cisco, sequential);"
+			 " using parallel\n", file,
+			 key_line(&text, "srvfailover_mode"), val);
+	mem_deref(mb);
+
+	return SFO_PARALLEL;
+}
+
+
+static int servers_create(struct sfo_line *line)
+{
+	struct le *le;
+	int err = 0;
+
+	LIST_FOREACH(&line->servers, le) {
+		struct sfo_server *srv = le->data;
+		struct ua *ua = NULL;
+
+		err = ua_alloc(&ua, srv->account);
+		if (err) {
+			warning("srvfailover: line %s server %u %s: baresip"
+				" rejects the account: %m\n", line->user,
+				srv->prio, srv->uri, err);
+			break;
+		}
+
+		srv->ua = ua;
+	}
+
+	return err;
+}
+
+
+static void servers_destroy(struct sfo_line *line)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		struct sfo_server *srv = le->data;
+
+		if (srv->ua && uag_current() == srv->ua)
+			uag_current_set(NULL);
+
+		if (srv->ua)
+			ua_destroy(srv->ua);
+
+		srv->ua = NULL;
+	}
+}
+
+
+static int line_start(struct sfo_line *line)
+{
+	struct wake *w;
+
+	if (servers_create(line)) {
+		servers_destroy(line);
+		mem_deref(line);
+		return 0;
+	}
+
+	w = mem_zalloc(sizeof(*w), wake_destructor);
+	if (!w)
+		return ENOMEM;
+
+	w->line = line;
+	tmr_init(&w->tmr);
+	list_append(&wakes, &w->le, w);
+	sfo_line_set_ops(line, &ops, w, rand_u32());
+
+	return 0;
+}
+
+
+static int lines_load(const char *dir, enum sfo_mode mode)
+{
+	struct re_printf pf = {print_warning, NULL};
+	struct mbuf *mb = NULL;
+	struct le *le;
+	char file[512];
+	struct pl text;
+	int err;
+
+	re_snprintf(file, sizeof(file), "%s/srvfailover", dir);
+
+	err = file_read(&mb, file);
+	if (err) {
+		warning("srvfailover: %s: %m; no lines\n", file, err);
+		return 0;
+	}
+
+	pl_set_mbuf(&text, mb);
+	err = sfo_config_parse(&lines, file, &text, mode, &pf, NULL);
+	mem_deref(mb);
+	if (err)
+		return err;
+
+	le = list_head(&lines);
+	while (le && !err) {
+		struct sfo_line *line = le->data;
+
+		le = le->next;
+		err = line_start(line);
+	}
+
+	return err;
+}
+
+
+static int module_init(void)
+{
+	char dir[256];
+	struct le *le;
+	int err;
+
+	stopping = false;
+
+	err = conf_path_get(dir, sizeof(dir));
+	if (err)
+		return err;
+
+	err = lines_load(dir, default_mode(dir));
+	if (err)
+		return err;
+
+	err  = uag_event_register(ua_event_handler, NULL);
+	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
+	if (err)
+		return err;
+
+	info("srvfailover: %u line%s\n", list_count(&lines),
+	     list_count(&lines) == 1 ? "" : "s");
+
+	LIST_FOREACH(&lines, le)
+		sfo_start(le->data, now_ms());
+
+	return 0;
+}
+
+
+/* baresip has destroyed every user agent before this runs */
+static int module_close(void)
+{
+	stopping = true;
+	cmd_unregister(baresip_commands(), cmdv);
+	uag_event_unregister(ua_event_handler);
+	list_flush(&wakes);
+	list_flush(&lines);
+
+	return 0;
+}
+
+
+EXPORT_SYM const struct mod_export exports = {
+	"srvfailover",
+	"application",
+	module_init,
+	module_close,
+};

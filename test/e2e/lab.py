@@ -1,0 +1,951 @@
+"""The srvfailover end-to-end test lab.
+
+Everything a scenario needs, run inside a private network namespace
+(test/e2e/run puts each test in its own `unshare -n`):
+
+  Lab        one scenario's temp dir and processes; closing it stops them all
+  Kamailio   registrar/proxy instances of contrib/lab/kamailio.cfg
+  Sipp       scripted SIP peers (contrib/lab/sipp/*.xml)
+  Baresip    /usr/bin/baresip with a generated config dir (+ the module)
+  Ctrl       ctrl_tcp client: commands, `srvfailover json`, pushed UA events
+  Capture    tcpdump on lo, read back with the pcap/SIP reader below
+
+Processes are only ever signalled by the pids this file started (and, for
+kamailio, their children found through /proc). Every wait is bounded.
+Python 3.11 standard library only.
+"""
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+LABDIR = os.path.join(TOP, "contrib", "lab")
+KAMAILIO_CFG = os.path.join(LABDIR, "kamailio.cfg")
+SIPP_DIR = os.path.join(LABDIR, "sipp")
+BARESIP_MODULES = "/usr/lib/baresip/modules"
+
+CALLEE = "127.0.0.99"  # where the kamailios send calls for unknown users
+PHONE = "127.0.0.10"  # baresip's SIP address
+
+
+class LabError(Exception):
+    """A lab step that did not work (a test failure, with its reason)."""
+
+
+def wait_for(predicate, timeout, what=None, interval=0.1):
+    """Call predicate() until it returns something true; return that.
+
+    Raises LabError naming `what` (or the predicate) after `timeout` s.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise LabError("timed out after %gs waiting for %s"
+                           % (timeout, what or getattr(
+                               predicate, "__name__", "a condition")))
+        time.sleep(interval)
+
+
+def sleep(seconds):
+    time.sleep(seconds)
+
+
+# --------------------------------------------------------------------------
+# processes
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the test process dies."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _proc_stat(pid):
+    """(state, ppid) of a pid, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    rest = data[data.rindex(")") + 2:].split()
+    return rest[0], int(rest[1])
+
+
+def alive(pid):
+    st = _proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def descendants(pid):
+    """All live descendants of pid (children, grandchildren, ...)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = _proc_stat(int(name))
+        if st and st[0] not in ("Z", "X"):
+            children.setdefault(st[1], []).append(int(name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def signal_pids(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def kill_tree(pid, sig=signal.SIGKILL, timeout=5):
+    """Signal pid and all its descendants, wait (bounded) until all gone."""
+    pids = [pid] + descendants(pid)
+    signal_pids(pids, sig)
+    try:
+        wait_for(lambda: not any(alive(p) for p in pids), timeout,
+                 "pids %s to end" % pids, interval=0.02)
+    except LabError:
+        return False
+    return True
+
+
+class Proc:
+    """A process this lab started: a Popen with a name and a log file."""
+
+    def __init__(self, lab, name, argv, log, cwd=None, env=None):
+        self.lab, self.name, self.argv, self.log = lab, name, argv, log
+        self.cwd, self.env = cwd, env
+        self.popen = None
+
+    def start(self):
+        logf = open(self.log, "ab")
+        self.popen = subprocess.Popen(
+            self.argv, stdin=subprocess.DEVNULL, stdout=logf,
+            stderr=subprocess.STDOUT, cwd=self.cwd, env=self.env,
+            preexec_fn=_die_with_parent)
+        logf.close()
+        self.lab._track(self)
+        return self
+
+    @property
+    def pid(self):
+        return self.popen.pid if self.popen else None
+
+    def running(self):
+        return self.popen is not None and self.popen.poll() is None
+
+    def pids(self):
+        """The main pid and every live descendant."""
+        if not self.running():
+            return []
+        return [self.pid] + descendants(self.pid)
+
+    def kill(self):
+        """kill -9 of the process and all its children."""
+        if not self.popen:
+            return
+        pids = self.pids()
+        signal_pids(pids, signal.SIGKILL)
+        try:
+            self.popen.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        wait_for(lambda: not any(alive(p) for p in pids), 5,
+                 "%s pids %s to end" % (self.name, pids), interval=0.02)
+
+    def terminate(self, timeout=3):
+        """SIGTERM, then kill -9 after timeout seconds."""
+        if not self.running():
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
+    def stop(self):
+        """SIGSTOP every pid (a hung server)."""
+        signal_pids(self.pids(), signal.SIGSTOP)
+
+    def cont(self):
+        signal_pids(self.pids(), signal.SIGCONT)
+
+    def log_text(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=30):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+
+# --------------------------------------------------------------------------
+# sockets in this namespace, from /proc (no traffic needed)
+
+
+def _hexaddr(ip, port):
+    a = socket.inet_aton(ip)
+    return "%08X:%04X" % (struct.unpack("<I", a)[0], port)
+
+
+def bound(ip, port, proto="udp"):
+    """Is something bound to ip:port (tcp: listening) in this namespace?"""
+    want = _hexaddr(ip, port)
+    try:
+        with open("/proc/net/" + proto) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[1] == want and (proto == "udp" or cols[3] == "0A"):
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+# --------------------------------------------------------------------------
+# kamailio
+
+
+class Kamailio(Proc):
+    """One registrar/proxy of contrib/lab/kamailio.cfg on ip:port."""
+
+    def __init__(self, lab, ip, port=5060, callee=CALLEE + ":5060"):
+        self.ip, self.port = ip, port
+        self.rundir = lab.path("kamailio-%s-%d" % (ip, port))
+        os.makedirs(self.rundir, exist_ok=True)
+        argv = ["kamailio", "-DD", "-E", "-f", KAMAILIO_CFG,
+                "-Y", self.rundir, "-P", os.path.join(self.rundir, "pid"),
+                "-m", "32", "-M", "4",
+                "-A", "LADDR=%s" % ip, "-A", "LPORT=%d" % port,
+                "-A", 'CTLSOCK="unix:%s/ctl"' % self.rundir,
+                "-A", 'CALLEE="sip:%s"' % callee]
+        super().__init__(lab, "kamailio %s:%d" % (ip, port), argv,
+                         os.path.join(self.rundir, "log"))
+
+    def start(self, timeout=10):
+        for stale in ("pid", "ctl"):
+            try:
+                os.unlink(os.path.join(self.rundir, stale))
+            except OSError:
+                pass
+        super().start()
+        wait_for(lambda: (not self.running()) or (
+            bound(self.ip, self.port, "udp") and
+            bound(self.ip, self.port, "tcp") and
+            os.path.exists(os.path.join(self.rundir, "ctl"))),
+            timeout, "%s to listen" % self.name, interval=0.02)
+        if not self.running():
+            raise LabError("%s did not start:\n%s"
+                           % (self.name, self.log_tail(15)))
+        return self
+
+    def kill(self):
+        """kill -9 of the main pid and all its children; port is free."""
+        super().kill()
+        wait_for(lambda: not bound(self.ip, self.port, "udp"), 5,
+                 "%s port to be free" % self.name, interval=0.02)
+
+    def restart(self):
+        """Kill (if running) and start again on the same address."""
+        if self.running():
+            self.kill()
+        return self.start()
+
+    def kamcmd(self, *args, timeout=5):
+        r = subprocess.run(
+            ["kamcmd", "-s", "unix:%s/ctl" % self.rundir] + list(args),
+            capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise LabError("kamcmd %s on %s failed: %s"
+                           % (" ".join(args), self.name, r.stderr.strip()))
+        return r.stdout
+
+    def contacts(self, user=None):
+        """Registered contacts: [{"aor","contact","expires"}], from ul.dump.
+
+        Empty when the instance is not running.
+        """
+        if not self.running():
+            return []
+        out, aor = [], None
+        for line in self.kamcmd("ul.dump").splitlines():
+            m = re.match(r"\s*AoR:\s*(\S+)", line)
+            if m:
+                aor = m.group(1)
+                continue
+            m = re.match(r"\s*Address:\s*(\S+)", line)
+            if m:
+                out.append({"aor": aor, "contact": m.group(1)})
+                continue
+            m = re.match(r"\s*Expires:\s*(\S+)", line)
+            if m and out:
+                out[-1]["expires"] = m.group(1)
+        if user is not None:
+            out = [c for c in out if c["aor"].split("@")[0] == str(user)]
+        return out
+
+
+# --------------------------------------------------------------------------
+# sipp
+
+
+class Sipp(Proc):
+    """sipp running one of contrib/lab/sipp/*.xml, bound to ip:port."""
+
+    def __init__(self, lab, scenario, ip, port=5060, transport="u1",
+                 deadcall_wait=None, extra=()):
+        self.ip, self.port, self.scenario = ip, port, scenario
+        xml = scenario if os.path.isabs(scenario) else os.path.join(
+            SIPP_DIR, scenario if scenario.endswith(".xml")
+            else scenario + ".xml")
+        self.dir = lab.path("sipp-%s-%s-%d" % (
+            os.path.basename(xml)[:-4], ip, port))
+        os.makedirs(self.dir, exist_ok=True)
+        argv = ["sipp", "-sf", xml, "-i", ip, "-p", str(port),
+                "-t", transport, "-nostdin", "-m", "1000000",
+                "-mi", ip, "-trace_err", "-error_file",
+                os.path.join(self.dir, "errors.log"),
+                "-trace_msg", "-message_file",
+                os.path.join(self.dir, "messages.log"),
+                "-f", "3600"]
+        if deadcall_wait is not None:
+            argv += ["-deadcall_wait", str(deadcall_wait)]
+        argv += list(extra)
+        super().__init__(lab, "sipp %s %s:%d" % (
+            os.path.basename(xml), ip, port), argv,
+            os.path.join(self.dir, "stdout.log"), cwd=self.dir)
+
+    def start(self, timeout=10):
+        super().start()
+        proto = "tcp" if self.argv[self.argv.index("-t") + 1][0] == "t" \
+            else "udp"
+        wait_for(lambda: (not self.running()) or
+                 bound(self.ip, self.port, proto),
+                 timeout, "%s to listen" % self.name, interval=0.02)
+        if not self.running():
+            raise LabError("%s did not start:\n%s"
+                           % (self.name, self.log_tail(15)))
+        return self
+
+    def messages_log(self):
+        try:
+            with open(os.path.join(self.dir, "messages.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+# --------------------------------------------------------------------------
+# baresip and its ctrl_tcp
+
+
+class Ctrl:
+    """ctrl_tcp client (netstring JSON), one connection (ctrl_tcp keeps one).
+
+    A reader thread sorts what arrives: command responses (by token) and
+    UA events, which are kept in self.events in arrival order, each with
+    an added "t" (time.monotonic()).
+    """
+
+    def __init__(self, addr, timeout=10):
+        host, port = addr.rsplit(":", 1)
+        self.addr = (host, int(port))
+        self.events = []
+        self.responses = {}
+        self.cond = threading.Condition()
+        self.token = 0
+        self.closed = False
+        self.sock = wait_for(self._connect, timeout,
+                             "ctrl_tcp on %s" % addr, interval=0.05)
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def _connect(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(1)
+        try:
+            s.connect(self.addr)
+        except OSError:
+            s.close()
+            return None
+        s.settimeout(None)
+        return s
+
+    def _reader(self):
+        buf = b""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                with self.cond:
+                    self.closed = True
+                    self.cond.notify_all()
+                return
+            buf += data
+            while True:
+                colon = buf.find(b":")
+                if colon < 0 or not buf[:colon].isdigit():
+                    break
+                n = int(buf[:colon])
+                if len(buf) < colon + 1 + n + 1:
+                    break
+                payload = buf[colon + 1:colon + 1 + n]
+                buf = buf[colon + 1 + n + 1:]
+                try:
+                    obj = json.loads(payload.decode("utf-8", "replace"))
+                except ValueError:
+                    continue
+                with self.cond:
+                    if obj.get("event"):
+                        obj["t"] = time.monotonic()
+                        self.events.append(obj)
+                    else:
+                        self.responses[obj.get("token")] = obj
+                    self.cond.notify_all()
+
+    def request(self, command, params=None, timeout=10):
+        """Send one command; return the whole response object."""
+        with self.cond:
+            self.token += 1
+            token = str(self.token)
+        msg = {"command": command, "token": token}
+        if params is not None:
+            msg["params"] = params
+        data = json.dumps(msg).encode()
+        self.sock.sendall(b"%d:%s," % (len(data), data))
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while token not in self.responses:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    raise LabError("no ctrl_tcp response to %r %r%s" % (
+                        command, params, " (connection closed)"
+                        if self.closed else ""))
+                self.cond.wait(left)
+            return self.responses.pop(token)
+
+    def command(self, line, timeout=10):
+        """command("srvfailover json") -> the text the command printed."""
+        command, _, params = line.strip().partition(" ")
+        return self.request(command, params or None, timeout)["data"]
+
+    def status(self):
+        """`srvfailover json`, parsed."""
+        text = self.command("srvfailover json")
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise LabError("srvfailover json is not JSON: %r" % text)
+
+    def events_of(self, type_=None, since=0.0):
+        with self.cond:
+            return [e for e in self.events if (type_ is None or
+                    e.get("type") == type_) and e["t"] >= since]
+
+    def wait_event(self, type_, timeout, since=0.0, where=None):
+        """Wait for an event of that type (and matching where(e))."""
+        return wait_for(lambda: next(
+            (e for e in self.events_of(type_, since)
+             if where is None or where(e)), None),
+            timeout, "event %s" % type_, interval=0.05)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+BARESIP_CONFIG = """\
+# generated by test/e2e/lab.py
+module_path {moddir}
+sip_listen {listen}
+net_interface {ip}
+ctrl_tcp_listen {ctrl}
+audio_source aubridge,x
+audio_player aubridge,x
+audio_alert aubridge,x
+module g711.so
+module aubridge.so
+module menu.so
+module ctrl_tcp.so
+module_tmp account.so
+"""
+
+
+class Baresip(Proc):
+    """/usr/bin/baresip with a temp config dir.
+
+    module: path of a built srvfailover.so (None: stock baresip);
+    srvfailover: content of the module's file `srvfailover`;
+    accounts: content of `accounts`; extra: more `config` lines.
+    stdout is line-buffered (stdbuf) so the log follows live.
+    """
+
+    def __init__(self, lab, module=None, srvfailover="", accounts="",
+                 extra=(), listen=PHONE + ":5060", ctrl="127.0.0.1:4444"):
+        self.confdir = lab.path("baresip")
+        self.moddir = os.path.join(self.confdir, "modules")
+        os.makedirs(self.moddir, exist_ok=True)
+        for name in sorted(os.listdir(BARESIP_MODULES)):
+            if name.endswith(".so"):
+                os.symlink(os.path.join(BARESIP_MODULES, name),
+                           os.path.join(self.moddir, name))
+        if module:
+            if not os.path.isfile(module):
+                raise LabError("module %s not found" % module)
+            os.symlink(os.path.abspath(module),
+                       os.path.join(self.moddir, "srvfailover.so"))
+        self.listen, self.ctrl_addr = listen, ctrl
+        config = BARESIP_CONFIG.format(
+            moddir=self.moddir, listen=listen, ip=listen.rsplit(":", 1)[0],
+            ctrl=ctrl)
+        if module:
+            config += "module_app srvfailover.so\n"
+        config += "".join(line + "\n" for line in extra)
+        self.write("config", config)
+        self.write("accounts", accounts)
+        self.write("srvfailover", srvfailover)
+        self.ctrl = None
+        super().__init__(lab, "baresip", [
+            "stdbuf", "-oL", "-eL", "/usr/bin/baresip", "-f", self.confdir],
+            lab.path("baresip.log"))
+
+    def write(self, name, text):
+        if text and not text.endswith("\n"):
+            text += "\n"
+        with open(os.path.join(self.confdir, name), "w") as f:
+            f.write(text)
+
+    @property
+    def srvfailover_file(self):
+        return os.path.join(self.confdir, "srvfailover")
+
+    def start(self, timeout=10):
+        super().start()
+        host, port = self.ctrl_addr.rsplit(":", 1)
+        wait_for(lambda: (not self.running()) or bound(host, int(port),
+                                                       "tcp"),
+                 timeout, "baresip's ctrl_tcp to listen", interval=0.02)
+        if not self.running():
+            raise LabError("baresip exited at start (%s)"
+                           % self.popen.returncode)
+        self.ctrl = Ctrl(self.ctrl_addr, timeout)
+        return self
+
+    # shortcuts to the ctrl_tcp client
+    def command(self, line, timeout=10):
+        return self.ctrl.command(line, timeout)
+
+    def status(self):
+        return self.ctrl.status()
+
+    def lines(self, pattern="srvfailover:"):
+        """Log lines containing pattern (a plain string)."""
+        return [l for l in self.log_text().splitlines() if pattern in l]
+
+    def terminate(self, timeout=3):
+        if self.ctrl:
+            self.ctrl.close()
+        super().terminate(timeout)
+
+
+# --------------------------------------------------------------------------
+# JSON status helpers (the module's `srvfailover json`)
+
+
+def line_of(status, user):
+    for line in status.get("lines", []):
+        if str(line.get("user")) == str(user):
+            return line
+    return None
+
+
+def states(status, user):
+    """{prio: state} of one line ({} when the line is missing)."""
+    line = line_of(status, user)
+    if not line:
+        return {}
+    return {s.get("prio"): s.get("state") for s in line.get("servers", [])}
+
+
+def working(status, user):
+    line = line_of(status, user)
+    return line.get("working") if line else None
+
+
+# --------------------------------------------------------------------------
+# wire capture
+
+
+class Capture(Proc):
+    """tcpdump -i lo of SIP (udp/tcp ports 5060-5070) into a pcap file."""
+
+    FILTER = "(udp or tcp) and portrange 5060-5070"
+
+    def __init__(self, lab, iface="lo", bpf=FILTER):
+        self.file = lab.path("wire.pcap")
+        super().__init__(lab, "tcpdump", [
+            "tcpdump", "-i", iface, "-U", "-n", "-s", "0", "-Z", "root",
+            "-w", self.file, bpf], lab.path("tcpdump.log"))
+
+    def start(self, timeout=10):
+        super().start()
+        wait_for(lambda: (not self.running()) or
+                 "listening on" in self.log_text(),
+                 timeout, "tcpdump to listen", interval=0.02)
+        if not self.running():
+            raise LabError("tcpdump did not start:\n" + self.log_tail(10))
+        return self
+
+    def terminate(self, timeout=3):
+        """Stop cleanly (SIGINT flushes the file)."""
+        if self.running():
+            self.popen.send_signal(signal.SIGINT)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        super().terminate(1)
+
+    def messages(self):
+        """SIP messages captured so far (the file is flushed per packet)."""
+        try:
+            with open(self.file, "rb") as f:
+                data = f.read()
+        except OSError:
+            return []
+        return sip_messages(read_pcap(data))
+
+
+def read_pcap(data):
+    """Packets of a pcap file: [(time, linktype, frame bytes)].
+
+    A truncated last record (file still being written) is ignored.
+    """
+    if len(data) < 24:
+        return []
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        end = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        end = ">"
+    else:
+        raise LabError("not a pcap file (magic %r)" % magic)
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    linktype = struct.unpack(end + "I", data[20:24])[0] & 0x0FFFFFFF
+    out, off = [], 24
+    while off + 16 <= len(data):
+        sec, frac, incl, _orig = struct.unpack(end + "IIII",
+                                               data[off:off + 16])
+        if off + 16 + incl > len(data):
+            break
+        t = sec + frac / (1e9 if nano else 1e6)
+        out.append((t, linktype, data[off + 16:off + 16 + incl]))
+        off += 16 + incl
+    return out
+
+
+def _ipv4_of_frame(linktype, frame):
+    """The IPv4 packet inside a link-layer frame, or None."""
+    if linktype == 1:  # Ethernet (lo in a namespace)
+        off, etype = 14, struct.unpack("!H", frame[12:14])[0]
+        while etype in (0x8100, 0x88A8) and len(frame) >= off + 4:
+            etype = struct.unpack("!H", frame[off + 2:off + 4])[0]
+            off += 4
+        return frame[off:] if etype == 0x0800 else None
+    if linktype == 113:  # Linux cooked v1
+        etype = struct.unpack("!H", frame[14:16])[0]
+        return frame[16:] if etype == 0x0800 else None
+    if linktype == 276:  # Linux cooked v2
+        etype = struct.unpack("!H", frame[0:2])[0]
+        return frame[20:] if etype == 0x0800 else None
+    if linktype == 0:  # BSD loopback
+        fam = struct.unpack("<I", frame[:4])[0]
+        return frame[4:] if fam == 2 else None
+    if linktype in (12, 101, 228):  # raw IP / raw IPv4
+        return frame if frame[:1] and frame[0] >> 4 == 4 else None
+    return None
+
+
+class SipMsg:
+    """One SIP message seen on the wire."""
+
+    def __init__(self, t, transport, src, sport, dst, dport, raw):
+        self.t, self.transport = t, transport
+        self.src, self.sport, self.dst, self.dport = src, sport, dst, dport
+        self.raw = raw
+        head, _, self.body = raw.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        self.first = lines[0]
+        parts = self.first.split(" ", 2)
+        if parts[0].startswith("SIP/2.0"):
+            self.method, self.ruri = None, None
+            self.status = int(parts[1]) if len(parts) > 1 and \
+                parts[1].isdigit() else 0
+            self.reason = parts[2] if len(parts) > 2 else ""
+        else:
+            self.method = parts[0]
+            self.ruri = parts[1] if len(parts) > 1 else ""
+            self.status, self.reason = None, ""
+        self.headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                continue
+            name = COMPACT.get(name.strip().lower(), name.strip().lower())
+            self.headers.setdefault(name, []).append(value.strip())
+        cseq = self.header("cseq").split()
+        self.cseq = int(cseq[0]) if cseq and cseq[0].isdigit() else None
+        self.cseq_method = cseq[1] if len(cseq) > 1 else None
+        self.call_id = self.header("call-id")
+
+    def header(self, name):
+        """First value of a header ('' when absent)."""
+        v = self.headers.get(name.lower())
+        return v[0] if v else ""
+
+    @property
+    def is_request(self):
+        return self.method is not None
+
+    @property
+    def is_unregister(self):
+        """A REGISTER with Expires: 0 or a Contact ;expires=0."""
+        if self.method != "REGISTER":
+            return False
+        if self.header("expires").strip() == "0":
+            return True
+        return any(re.search(r";\s*expires\s*=\s*0*(\s|;|,|$)", c + ";")
+                   for c in self.headers.get("contact", []))
+
+    def __repr__(self):
+        what = self.method or "%d" % self.status
+        return "<%.3f %s %s:%d->%s:%d %s %s%s>" % (
+            self.t, self.transport, self.src, self.sport, self.dst,
+            self.dport, what, self.cseq_method or "",
+            " unREG" if self.is_unregister else "")
+
+
+COMPACT = {"i": "call-id", "m": "contact", "e": "content-encoding",
+           "l": "content-length", "c": "content-type", "f": "from",
+           "s": "subject", "k": "supported", "t": "to", "v": "via"}
+
+
+def _split_stream(data):
+    """Complete SIP messages at the start of a TCP byte stream, and rest."""
+    out = []
+    while True:
+        data = data.lstrip(b"\r\n")
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        head = data[:end].decode("utf-8", "replace")
+        m = re.search(r"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
+        n = int(m.group(1)) if m else 0
+        if len(data) < end + 4 + n:
+            break
+        out.append(data[:end + 4 + n])
+        data = data[end + 4 + n:]
+    return out, data
+
+
+def sip_messages(packets):
+    """SIP messages in captured packets (UDP and reassembled TCP)."""
+    out, streams = [], {}
+    for t, linktype, frame in packets:
+        ip = _ipv4_of_frame(linktype, frame)
+        if not ip or len(ip) < 20:
+            continue
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack("!H", ip[2:4])[0]
+        proto = ip[9]
+        src = socket.inet_ntoa(ip[12:16])
+        dst = socket.inet_ntoa(ip[16:20])
+        l4 = ip[ihl:total]
+        if proto == 17 and len(l4) >= 8:
+            sport, dport = struct.unpack("!HH", l4[:4])
+            payload = l4[8:]
+            if payload.strip(b"\r\n\x00"):  # not a keep-alive
+                out.append(SipMsg(t, "udp", src, sport, dst, dport,
+                                  payload.decode("utf-8", "replace")))
+        elif proto == 6 and len(l4) >= 20:
+            sport, dport, seq = struct.unpack("!HHI", l4[:8])
+            flags = l4[13]
+            payload = l4[(l4[12] >> 4) * 4:]
+            key = (src, sport, dst, dport)
+            st = streams.get(key)
+            if flags & 0x02:  # SYN
+                streams[key] = {"next": (seq + 1) & 0xFFFFFFFF,
+                                "buf": b""}
+                continue
+            if st is None or not payload:
+                continue
+            if seq != st["next"]:  # retransmission or gap: skip
+                continue
+            st["next"] = (seq + len(payload)) & 0xFFFFFFFF
+            msgs, st["buf"] = _split_stream(st["buf"] + payload)
+            for m in msgs:
+                out.append(SipMsg(t, "tcp", src, sport, dst, dport,
+                                  m.decode("utf-8", "replace")))
+    return out
+
+
+# --------------------------------------------------------------------------
+# what the wire shows
+
+
+def requests(msgs, method=None, src=None, dst=None):
+    return [m for m in msgs if m.is_request and
+            (method is None or m.method == method) and
+            (src is None or m.src == src) and (dst is None or m.dst == dst)]
+
+
+def responses_to(msgs, req):
+    """Responses to a request (same Call-ID, CSeq, method, reverse path)."""
+    return [m for m in msgs if not m.is_request and
+            m.call_id == req.call_id and m.cseq == req.cseq and
+            m.cseq_method == req.method and m.src == req.dst]
+
+
+def final_response(msgs, req):
+    finals = [m for m in responses_to(msgs, req) if m.status >= 200]
+    return finals[0] if finals else None
+
+
+def count_registers(msgs, src=None):
+    """{dst ip: {"register": n, "unregister": n}} of REGISTER requests
+    (retransmissions included) sent by src (any when None)."""
+    out = {}
+    for m in requests(msgs, "REGISTER", src=src):
+        c = out.setdefault(m.dst, {"register": 0, "unregister": 0})
+        c["unregister" if m.is_unregister else "register"] += 1
+    return out
+
+
+def registers_ok(msgs, dst, src=None, unregister=False, since=0.0):
+    """REGISTERs to dst (not un-REGISTERs, or only those) answered 2xx,
+    as [(request, response)] in time order."""
+    out, seen = [], set()
+    for m in requests(msgs, "REGISTER", src=src, dst=dst):
+        if m.is_unregister != unregister or m.t < since:
+            continue
+        key = (m.call_id, m.cseq)
+        if key in seen:
+            continue
+        r = final_response(msgs, m)
+        if r and 200 <= r.status < 300:
+            seen.add(key)
+            out.append((m, r))
+    return out
+
+
+def summary(msgs, limit=40):
+    """A short printable list of messages, for failure reasons."""
+    rows = ["  %.3f %s %s:%d -> %s:%d %s" % (
+        m.t, m.transport, m.src, m.sport, m.dst, m.dport,
+        (m.first[:60] + (" [unREG]" if m.is_unregister else "")))
+        for m in msgs]
+    if len(rows) > limit:
+        rows = rows[:limit // 2] + ["  ... %d more ..." % (
+            len(rows) - limit)] + rows[-limit // 2:]
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------
+# the lab
+
+
+class Lab:
+    """One scenario's lab: a temp dir and every process it started.
+
+    Use as a context manager; closing stops baresip (SIGTERM, then -9),
+    the capture (SIGINT), then everything else (kill -9), newest first.
+    """
+
+    def __init__(self, directory, module=None):
+        self.dir = directory
+        self.module = module
+        os.makedirs(directory, exist_ok=True)
+        self.procs = []
+        self.baresip_proc = None
+        self.capture_proc = None
+        self.kams = {}
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _track(self, proc):
+        if proc not in self.procs:
+            self.procs.append(proc)
+
+    # building blocks
+    def kamailio(self, ip, port=5060, callee=CALLEE + ":5060"):
+        k = Kamailio(self, ip, port, callee).start()
+        self.kams[ip] = k
+        return k
+
+    def sipp(self, scenario, ip, port=5060, **kw):
+        return Sipp(self, scenario, ip, port, **kw).start()
+
+    def responder_503(self, ip, port=5060):
+        """A server answering every request with 503."""
+        return self.sipp("reply_503", ip, port, deadcall_wait=0)
+
+    def uas(self, ip=CALLEE, port=5060, scenario="uas"):
+        """The callee: INVITE -> 100/180/200, then waits for the BYE."""
+        return self.sipp(scenario, ip, port)
+
+    def capture(self):
+        self.capture_proc = Capture(self).start()
+        return self.capture_proc
+
+    def baresip(self, module=None, **kw):
+        self.baresip_proc = Baresip(self, module, **kw).start()
+        return self.baresip_proc
+
+    def wire(self):
+        return self.capture_proc.messages() if self.capture_proc else []
+
+    def close(self):
+        first = [p for p in (self.baresip_proc, self.capture_proc) if p]
+        rest = [p for p in reversed(self.procs) if p not in first]
+        for p in first + rest:
+            try:
+                p.terminate(3) if p in first else p.kill()
+            except Exception:  # keep cleaning up
+                if p.running():
+                    kill_tree(p.pid)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
