@@ -135,6 +135,7 @@ struct sfo_line {
 
 	struct sfo_server *target; /* cisco/sequential: where to be     */
 	struct sfo_server *working;
+	struct sfo_server *lost;   /* working server before a gap       */
 	bool degraded;             /* left a server because it failed   */
 	uint64_t switched_at;
 	unsigned failovers;
@@ -161,6 +162,7 @@ struct sfo_server *sfo_server_find(const struct sfo_line *line,
 const char *sfo_mode_name(enum sfo_mode mode);
 int  sfo_mode_parse(enum sfo_mode *modep, const char *s);
 const char *sfo_state_name(enum sfo_state st);
+bool sfo_pl_isnum(const struct pl *pl);
 uint32_t sfo_budget_ms(unsigned retries);
 uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,
 			uint32_t rnd);

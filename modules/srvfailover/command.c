@@ -30,7 +30,7 @@ static int server_arg(struct re_printf *pf, struct list *lines,
 		return re_hprintf(pf, "srvfailover: no line '%r'\n", user),
 			EINVAL;
 
-	*srvp = re_regex(prio->p, prio->l, "^[0-9]+$") ? NULL :
+	*srvp = !sfo_pl_isnum(prio) ? NULL :
 		sfo_server_find(line, pl_u32(prio));
 	if (!*srvp)
 		return re_hprintf(pf, "srvfailover: line %s has no server"

@@ -50,7 +50,7 @@ static int number(struct ctx *c, const char *key, const struct pl *val,
 {
 	uint32_t n;
 
-	if (re_regex(val->p, val->l, "^[0-9]+$") || val->l > 9)
+	if (!sfo_pl_isnum(val))
 		return error(c, key, "'%r' is not a number", val);
 
 	n = pl_u32(val);

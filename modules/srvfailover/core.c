@@ -274,10 +274,25 @@ static void switch_reason(struct sfo_line *line,
 }
 
 
+static void count_switch(struct sfo_line *line,
+			 const struct sfo_server *from,
+			 const struct sfo_server *to)
+{
+	if (to->prio > from->prio)
+		++line->failovers;
+	else if (to->prio < from->prio)
+		++line->failbacks;
+}
+
+
+/* A switch that passes through "no working server" (cisco, sequential:
+ * the next server registers after the old one failed) is still one
+ * switch, from the server lost to the server found, reported once. */
 static void set_working(struct sfo_line *line, uint64_t now)
 {
 	struct sfo_server *old = line->working;
 	struct sfo_server *w = working_of(line, now);
+	struct sfo_server *from = old ? old : line->lost;
 
 	if (w && first_active(line, w))
 		line->degraded = false;
@@ -287,12 +302,8 @@ static void set_working(struct sfo_line *line, uint64_t now)
 	if (w == old)
 		return;
 
-	switch_reason(line, old, w);
-
-	if (old && w && w->prio > old->prio)
-		++line->failovers;
-	else if (old && w && w->prio < old->prio)
-		++line->failbacks;
+	if (old || !from)
+		switch_reason(line, old, w);
 
 	if (old && (!w || w->prio > old->prio))
 		line->degraded = true;
@@ -300,15 +311,22 @@ static void set_working(struct sfo_line *line, uint64_t now)
 	line->working = w;
 	line->switched_at = now;
 
-	if (w && old)
-		report(line, "%s: working server %u -> %u %s (%s)",
-		       line->user, old->prio, w->prio, w->uri, line->reason);
-	else if (w)
-		report(line, "%s: working server none -> %u %s (%s)",
-		       line->user, w->prio, w->uri, line->reason);
-	else
+	if (!w) {
+		line->lost = from;
 		report(line, "%s: no working server (%s)", line->user,
 		       line->reason);
+	}
+	else if (from && from != w) {
+		line->lost = NULL;
+		count_switch(line, from, w);
+		report(line, "%s: working server %u -> %u %s (%s)",
+		       line->user, from->prio, w->prio, w->uri, line->reason);
+	}
+	else {
+		line->lost = NULL;
+		report(line, "%s: working server %u %s (%s)", line->user,
+		       w->prio, w->uri, line->reason);
+	}
 
 	if (line->ops && line->ops->working)
 		line->ops->working(line, line->arg);

@@ -209,6 +209,23 @@ uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,
 }
 
 
+/** True if pl is a plain decimal number of at most 9 digits */
+bool sfo_pl_isnum(const struct pl *pl)
+{
+	size_t i;
+
+	if (!pl || !pl->l || pl->l > 9)
+		return false;
+
+	for (i = 0; i < pl->l; i++) {
+		if (!isdigit((unsigned char)pl->p[i]))
+			return false;
+	}
+
+	return true;
+}
+
+
 static bool code_ok(const struct pl *pl)
 {
 	size_t i;
@@ -291,7 +308,8 @@ int sfo_failback_parse(struct sfo_line *line, const struct pl *pl)
 		return 0;
 	}
 
-	if (re_regex(pl->p, pl->l, "^[a-z]+:[0-9]+$", &name, &val))
+	if (re_regex(pl->p, pl->l, "[a-z]+:[^]+", &name, &val) ||
+	    name.p != pl->p || !sfo_pl_isnum(&val))
 		return EINVAL;
 
 	n = pl_u32(&val);

@@ -212,7 +212,8 @@ static uint16_t scode_of(const char *prm)
 {
 	struct pl code;
 
-	if (!prm || re_regex(prm, str_len(prm), "^[1-6][0-9][0-9] ", &code))
+	if (!prm || re_regex(prm, str_len(prm), "[0-9]+ ", &code) ||
+	    code.p != prm || code.l != 3)
 		return 0;
 
 	return (uint16_t)pl_u32(&code);
@@ -285,13 +286,9 @@ static const struct cmd cmdv[] = {
 };
 
 
-static int print_warning(const char *p, size_t size, void *arg)
+static int print_mbuf(const char *p, size_t size, void *arg)
 {
-	(void)arg;
-
-	warning("%b", p, size);
-
-	return 0;
+	return mbuf_write_mem(arg, (const uint8_t *)p, size);
 }
 
 
@@ -340,10 +337,13 @@ static int file_read(struct mbuf **mbp, const char *file)
 
 	fclose(f);
 
-	if (err)
+	if (err) {
 		mem_deref(mb);
-	else
-		*mbp = mb;
+		return err;
+	}
+
+	mb->pos = 0;
+	*mbp = mb;
 
 	return err;
 }
@@ -351,7 +351,6 @@ static int file_read(struct mbuf **mbp, const char *file)
 
 static enum sfo_mode default_mode(const char *dir)
 {
-	struct re_printf pf = {print_warning, NULL};
 	struct mbuf *mb = NULL;
 	enum sfo_mode mode = SFO_PARALLEL;
 	char val[32] = "", file[512];
@@ -367,10 +366,9 @@ static enum sfo_mode default_mode(const char *dir)
 	else
 		pl_set_str(&text, "");
 
-	(void)re_hprintf(&pf, "srvfailover: %s:%u: srvfailover_mode: unknown"
-			 " mode '%s' (parallel, cisco, sequential);"
-			 " using parallel\n", file,
-			 key_line(&text, "srvfailover_mode"), val);
+	warning("srvfailover: %s:%u: srvfailover_mode: unknown mode '%s'"
+		" (parallel, cisco, sequential); using parallel\n", file,
+		key_line(&text, "srvfailover_mode"), val);
 	mem_deref(mb);
 
 	return SFO_PARALLEL;
@@ -444,8 +442,8 @@ static int line_start(struct sfo_line *line)
 
 static int lines_load(const char *dir, enum sfo_mode mode)
 {
-	struct re_printf pf = {print_warning, NULL};
-	struct mbuf *mb = NULL;
+	struct mbuf *mb = NULL, *errs = mbuf_alloc(256);
+	struct re_printf pf = {print_mbuf, errs};
 	struct le *le;
 	char file[512];
 	struct pl text;
@@ -453,14 +451,21 @@ static int lines_load(const char *dir, enum sfo_mode mode)
 
 	re_snprintf(file, sizeof(file), "%s/srvfailover", dir);
 
+	if (!errs)
+		return ENOMEM;
+
 	err = file_read(&mb, file);
 	if (err) {
 		warning("srvfailover: %s: %m; no lines\n", file, err);
+		mem_deref(errs);
 		return 0;
 	}
 
 	pl_set_mbuf(&text, mb);
 	err = sfo_config_parse(&lines, file, &text, mode, &pf, NULL);
+	if (errs->end)
+		warning("%b", errs->buf, errs->end);
+	mem_deref(errs);
 	mem_deref(mb);
 	if (err)
 		return err;
