@@ -303,6 +303,26 @@ static struct sfo_line *line_get(struct list *lines, const char *user,
 }
 
 
+/* A server that cannot be read still takes its line down, when the
+ * user ID can be seen: a line must not run without one of its servers */
+static void reject_user(struct list *lines, const struct pl *text,
+			enum sfo_mode mode)
+{
+	struct sfo_line *line;
+	struct pl user;
+	char u[64];
+
+	if (re_regex(text->p, text->l, "sip:[^@;>]+@", &user) ||
+	    user.l >= sizeof(u))
+		return;
+
+	pl_strcpy(&user, u, sizeof(u));
+	line = line_get(lines, u, mode);
+	if (line)
+		line->rejected = true;
+}
+
+
 static int server(struct ctx *c, struct list *lines, const struct pl *text,
 		  enum sfo_mode mode)
 {
@@ -313,9 +333,11 @@ static int server(struct ctx *c, struct list *lines, const struct pl *text,
 	char user[64];
 	int err;
 
-	if (text->p[0] != '<' || sip_addr_decode(&addr, text))
+	if (text->p[0] != '<' || sip_addr_decode(&addr, text)) {
+		reject_user(lines, text, mode);
 		return error(c, "uri", "'%r' is not a SIP address such as"
 			     " <sip:100@10.10.1.1>", text);
+	}
 
 	if (!addr.uri.user.l || addr.uri.user.l >= sizeof(user))
 		return error(c, "uri", "'%r' has no user ID", &addr.auri);

@@ -1,0 +1,239 @@
+/* The srvfailover file: lines, servers, parameters and every bad value */
+#include "harness.h"
+
+
+static void test_config_same_user_forms_one_line_in_priority_order(void **s)
+{
+	(void)s;
+	assert_int_equal(0, load(
+		"# a comment\n"
+		"<sip:100@127.0.0.2;transport=udp>;auth_pass=pw;regint=600\n"
+		"\n"
+		"  <sip:100@127.0.0.3:5070;transport=tcp>;regint=300  \n"
+		"<sip:101@127.0.0.2>\n"));
+
+	assert_int_equal(2, list_count(&H.lines));
+	assert_string_equal("100", line1()->user);
+	assert_int_equal(2, list_count(&line1()->servers));
+	assert_int_equal(600, srv(1)->regint);
+	assert_int_equal(300, srv(2)->regint);
+	assert_string_equal("sip:127.0.0.2", srv(1)->uri);
+	assert_string_equal("sip:127.0.0.3:5070", srv(2)->uri);
+	assert_string_equal("tcp", srv(2)->transport);
+	assert_string_equal("sip:100@127.0.0.3:5070;transport=tcp",
+			    srv(2)->probe_uri);
+	assert_int_equal(SFO_PARALLEL, line1()->mode);
+}
+
+
+static void test_config_account_never_registers_by_itself(void **s)
+{
+	(void)s;
+	load("<sip:100@127.0.0.2>;auth_pass=pw;regint=600;sfo_retries=2"
+	     ";sfo_mode=cisco;mwi=no\n");
+
+	assert_string_equal("<sip:100@127.0.0.2>;auth_pass=pw;mwi=no"
+			    ";regint=0", srv(1)->account);
+	assert_int_equal(2, srv(1)->retries);
+}
+
+
+static void test_config_mode_default_and_per_line_override(void **s)
+{
+	struct sfo_line *l2;
+	(void)s;
+	load_mode("<sip:100@127.0.0.2>;sfo_mode=sequential\n"
+		  "<sip:101@127.0.0.2>\n", SFO_CISCO);
+
+	l2 = list_ledata(list_tail(&H.lines));
+	assert_int_equal(SFO_SEQUENTIAL, line1()->mode);
+	assert_int_equal(SFO_CISCO, l2->mode);
+}
+
+
+static void test_config_line_parameters(void **s)
+{
+	(void)s;
+	assert_int_equal(0, load(
+		"<sip:100@127.0.0.2>;sfo_failback=probes:3"
+		";sfo_probe_interval=5;sfo_fallback_interval=60"
+		";sfo_retry_base=2;sfo_retry_max=64"
+		";sfo_failover_codes=503,5??,6??\n"));
+
+	assert_int_equal(SFO_FB_PROBES, line1()->fb);
+	assert_int_equal(3, line1()->fb_value);
+	assert_int_equal(5, line1()->probe_interval);
+	assert_int_equal(60, line1()->fallback_interval);
+	assert_int_equal(2, line1()->retry_base);
+	assert_int_equal(64, line1()->retry_max);
+	assert_true(sfo_codes_match(&line1()->codes, 502));
+	assert_true(sfo_codes_match(&line1()->codes, 603));
+	assert_false(sfo_codes_match(&line1()->codes, 486));
+}
+
+
+/* One bad value: error with file, line and key; only its line is out */
+static void bad(const char *text, const char *expect)
+{
+	char buf[512];
+	unsigned errc;
+
+	re_snprintf(buf, sizeof(buf), "%s<sip:200@127.0.0.9>;regint=60\n",
+		    text);
+	errc = load(buf);
+
+	assert_true(errc >= 1);
+	if (!strstr(H.errors, expect))
+		fail_msg("'%s' not in '%s'", expect, H.errors);
+	assert_int_equal(1, list_count(&H.lines));
+	assert_string_equal("200", line1()->user);
+}
+
+
+static void test_config_unknown_mode(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;sfo_mode=fast\n",
+	    "srvfailover:1: sfo_mode: unknown mode 'fast'");
+}
+
+
+static void test_config_bad_uri(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>\nsip:100@127.0.0.3\n",
+	    "srvfailover:2: uri: 'sip:100@127.0.0.3' is not a SIP address");
+}
+
+
+static void test_config_duplicate_server(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>\n<sip:100@127.0.0.2:5060>\n",
+	    "srvfailover:2: uri: duplicate server");
+}
+
+
+static void test_config_no_user(void **s)
+{
+	(void)s;
+	bad("<sip:127.0.0.2>\n", "srvfailover:1: uri:");
+}
+
+
+static void test_config_out_of_range_number(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;sfo_retries=11\n",
+	    "srvfailover:1: sfo_retries: 11 is out of range 0..10");
+}
+
+
+static void test_config_not_a_number(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;regint=soon\n",
+	    "srvfailover:1: regint: 'soon' is not a number");
+}
+
+
+static void test_config_line_key_on_second_server(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>\n<sip:100@127.0.0.3>;sfo_mode=cisco\n",
+	    "srvfailover:2: sfo_mode: only allowed on the first server");
+}
+
+
+static void test_config_unknown_parameter(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;sfo_colour=red\n",
+	    "srvfailover:1: sfo_colour: unknown parameter");
+}
+
+
+static void test_config_bad_transport(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2;transport=sctp>\n",
+	    "srvfailover:1: transport: 'sctp'");
+}
+
+
+static void test_config_bad_failback_and_codes(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;sfo_failback=probes:0\n",
+	    "sfo_failback: 'probes:0'");
+	list_flush(&H.lines);
+	H.errors[0] = '\0';
+	bad("<sip:100@127.0.0.2>;sfo_failover_codes=5x3\n",
+	    "sfo_failover_codes: '5x3'");
+}
+
+
+static void test_config_retry_max_below_base(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;sfo_retry_base=60;sfo_retry_max=30\n",
+	    "sfo_retry_max: 30 is below sfo_retry_base 60");
+}
+
+
+static void test_config_errors_never_show_the_password(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;auth_pass=s3cret;sfo_mode=x\n"
+	    "<sip:100@127.0.0.2;transport=sctp>;auth_pass=s3cret\n",
+	    "sfo_mode");
+	assert_null(strstr(H.errors, "s3cret"));
+}
+
+
+static void test_config_codes_and_budget(void **s)
+{
+	struct sfo_codes c;
+	struct pl pl;
+	(void)s;
+
+	pl_set_str(&pl, "503,4?8");
+	assert_int_equal(0, sfo_codes_parse(&c, &pl));
+	assert_true(sfo_codes_match(&c, 503));
+	assert_true(sfo_codes_match(&c, 408));
+	assert_false(sfo_codes_match(&c, 404));
+	pl_set_str(&pl, "50");
+	assert_int_equal(EINVAL, sfo_codes_parse(&c, &pl));
+	pl_set_str(&pl, "503,,");
+	assert_int_equal(EINVAL, sfo_codes_parse(&c, &pl));
+
+	assert_int_equal(3500, sfo_budget_ms(3));
+	assert_int_equal(500, sfo_budget_ms(1));
+	assert_int_equal(500, sfo_budget_ms(0));
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_config_same_user_forms_one_line_in_priority_order),
+		T(test_config_account_never_registers_by_itself),
+		T(test_config_mode_default_and_per_line_override),
+		T(test_config_line_parameters),
+		T(test_config_unknown_mode),
+		T(test_config_bad_uri),
+		T(test_config_duplicate_server),
+		T(test_config_no_user),
+		T(test_config_out_of_range_number),
+		T(test_config_not_a_number),
+		T(test_config_line_key_on_second_server),
+		T(test_config_unknown_parameter),
+		T(test_config_bad_transport),
+		T(test_config_bad_failback_and_codes),
+		T(test_config_retry_max_below_base),
+		T(test_config_errors_never_show_the_password),
+		T(test_config_codes_and_budget),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

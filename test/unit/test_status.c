@@ -1,0 +1,158 @@
+/* Status table, JSON status and the /srvfailover commands */
+#include "harness.h"
+
+
+static char out[8192];
+
+static int out_print(const char *p, size_t size, void *arg)
+{
+	size_t n = strlen(out);
+	(void)arg;
+
+	if (n + size < sizeof(out)) {
+		memcpy(out + n, p, size);
+		out[n + size] = '\0';
+	}
+	return 0;
+}
+
+
+static int run(const char *prm, uint64_t now)
+{
+	struct re_printf pf = {out_print, NULL};
+
+	out[0] = '\0';
+	return sfo_command(&pf, &H.lines, prm, now);
+}
+
+
+static void started(void)
+{
+	load(THREE("parallel", ";auth_pass=s3cret"));
+	sfo_start(line1(), 0);
+	ok(1, 10);
+	ok(2, 10);
+	fail503(3, 10);
+}
+
+
+static void test_json_follows_the_contract(void **s)
+{
+	struct odict *o = NULL;
+	const struct odict_entry *lines, *l0, *servers, *s0;
+	(void)s;
+	started();
+
+	assert_int_equal(0, run("json", 5000));
+	assert_int_equal(0, json_decode_odict(&o, 16, out, strlen(out), 8));
+
+	lines = odict_lookup(o, "lines");
+	assert_non_null(lines);
+	assert_int_equal(ODICT_ARRAY, lines->type);
+	l0 = list_ledata(list_head(&lines->u.odict->lst));
+	assert_string_equal("100", odict_string(l0->u.odict, "user"));
+	assert_string_equal("parallel", odict_string(l0->u.odict, "mode"));
+	assert_int_equal(1, odict_lookup(l0->u.odict, "working")->u.integer);
+
+	servers = odict_lookup(l0->u.odict, "servers");
+	s0 = list_ledata(list_head(&servers->u.odict->lst));
+	assert_int_equal(1, odict_lookup(s0->u.odict, "prio")->u.integer);
+	assert_string_equal("sip:127.0.0.2", odict_string(s0->u.odict, "uri"));
+	assert_string_equal("Registered*",
+			    odict_string(s0->u.odict, "state"));
+	assert_int_equal(4, odict_lookup(s0->u.odict, "since_s")->u.integer);
+	assert_null(strstr(out, "s3cret"));
+	assert_non_null(strstr(out, "\"state\":\"Registration failed\""));
+
+	mem_deref(o);
+}
+
+
+static void test_json_working_null_when_none(void **s)
+{
+	(void)s;
+	load(THREE("cisco", ""));
+	sfo_start(line1(), 0);
+
+	assert_int_equal(0, run("json", 0));
+	assert_non_null(strstr(out, "\"working\":null"));
+	assert_non_null(strstr(out, "\"state\":\"Standby\""));
+}
+
+
+static void test_status_table_for_people(void **s)
+{
+	(void)s;
+	started();
+
+	assert_int_equal(0, run(NULL, 1000));
+	assert_non_null(strstr(out, "line 100: mode parallel"));
+	assert_non_null(strstr(out, "working 1"));
+	assert_non_null(strstr(out, "Registered*"));
+	assert_non_null(strstr(out, "503 Service Unavailable"));
+	assert_null(strstr(out, "s3cret"));
+	assert_int_equal(0, run("status", 1000));
+	assert_non_null(strstr(out, "sip:127.0.0.4"));
+}
+
+
+static void test_command_disable_and_enable(void **s)
+{
+	(void)s;
+	started();
+
+	assert_int_equal(0, run("disable 100 2", 100));
+	assert_string_equal("Deactivated", state(2));
+	assert_non_null(strstr(out, "Deactivated"));
+	assert_int_equal(0, run("enable 100 2", 200));
+	assert_string_equal("Registering", state(2));
+}
+
+
+static void test_command_mode(void **s)
+{
+	(void)s;
+	started();
+
+	assert_int_equal(0, run("mode 100 cisco", 100));
+	assert_int_equal(SFO_CISCO, line1()->mode);
+	assert_non_null(strstr(out, "mode cisco"));
+}
+
+
+static void test_command_bad_arguments_are_named(void **s)
+{
+	(void)s;
+	started();
+
+	assert_int_equal(EINVAL, run("restart", 0));
+	assert_non_null(strstr(out, "unknown command 'restart'"));
+	assert_int_equal(EINVAL, run("disable 999 1", 0));
+	assert_non_null(strstr(out, "no line '999'"));
+	assert_int_equal(EINVAL, run("disable 100 7", 0));
+	assert_non_null(strstr(out, "has no server '7'"));
+	assert_int_equal(EINVAL, run("disable 100 x", 0));
+	assert_int_equal(EINVAL, run("enable 100", 0));
+	assert_non_null(strstr(out, "usage"));
+	assert_int_equal(EINVAL, run("mode 100 turbo", 0));
+	assert_non_null(strstr(out, "unknown mode 'turbo'"));
+	assert_int_equal(EINVAL, run("disable 100 1 2", 0));
+	assert_non_null(strstr(out, "too many arguments"));
+	assert_int_equal(SFO_PARALLEL, line1()->mode);
+	assert_string_equal("Registered*", state(1));
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_json_follows_the_contract),
+		T(test_json_working_null_when_none),
+		T(test_status_table_for_people),
+		T(test_command_disable_and_enable),
+		T(test_command_mode),
+		T(test_command_bad_arguments_are_named),
+	};
+
+	return cmocka_run_group_tests_name("status", tests, NULL, NULL);
+}
