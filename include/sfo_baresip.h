@@ -43,6 +43,7 @@ typedef void (options_resp_h)(int err, const struct sip_msg *msg,
 			      void *arg);
 
 int  ua_alloc(struct ua **uap, const char *aor);
+int  ua_update_account(struct ua *ua);
 int  ua_register(struct ua *ua);
 void ua_unregister(struct ua *ua);
 unsigned ua_destroy(struct ua *ua);

@@ -37,6 +37,20 @@ static uint64_t interval_ms(const struct sfo_line *line)
 }
 
 
+/* A registered server is watched with OPTIONS at the probe interval in
+ * every mode, so that a dead one is noticed while the line is idle, not
+ * at its next re-REGISTER. Others follow their mode's interval. */
+static uint64_t next_check(const struct sfo_server *srv, uint64_t now)
+{
+	const struct sfo_line *line = srv->line;
+
+	if (srv->reg == SFO_REG_OK)
+		return now + 1000ULL * line->probe_interval;
+
+	return now + interval_ms(line);
+}
+
+
 static void report(const struct sfo_line *line, const char *fmt, ...)
 {
 	char *msg = NULL;
@@ -160,7 +174,7 @@ static void act(struct sfo_line *line, struct sfo_server *srv, uint64_t now)
 	}
 	else if (sfo_probe_due(line, srv, now)) {
 
-		if (line->mode == SFO_SEQUENTIAL)
+		if (line->mode == SFO_SEQUENTIAL && srv->reg != SFO_REG_OK)
 			send_register(srv, true, now);
 		else
 			send_options(srv, now);
@@ -430,8 +444,9 @@ void sfo_registered(struct sfo_server *srv, uint16_t scode,
 		srv->req = SFO_REQ_NONE;
 	}
 
-	if (srv->probing)
-		srv->probe_at = now + interval_ms(srv->line);
+	/* a sequential probe: the next one after the fallback interval */
+	srv->probe_at = srv->probing ? now + interval_ms(srv->line) :
+		now + 1000ULL * srv->line->probe_interval;
 
 	set_text(srv, scode, text);
 	srv->reg = SFO_REG_OK;
@@ -482,7 +497,7 @@ void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
 		srv->req = SFO_REQ_NONE;
 		srv->alive = SFO_ALIVE_UP;
 		++srv->good;
-		srv->probe_at = now + interval_ms(line);
+		srv->probe_at = next_check(srv, now);
 
 		if (srv->reg == SFO_REG_FAILED)
 			srv->reg = SFO_REG_IDLE;

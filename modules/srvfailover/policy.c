@@ -181,8 +181,14 @@ bool sfo_probe_due(const struct sfo_line *line,
 {
 	const struct sfo_server *t = line->target;
 
-	if (s->deactivated || s->req != SFO_REQ_NONE ||
-	    s->reg == SFO_REG_OK || sfo_wants_registered(line, s))
+	if (s->deactivated || s->req != SFO_REQ_NONE)
+		return false;
+
+	/* the registered ones are watched with OPTIONS in every mode */
+	if (s->reg == SFO_REG_OK)
+		return now >= s->probe_at;
+
+	if (sfo_wants_registered(line, s))
 		return false;
 
 	switch (line->mode) {

@@ -86,7 +86,9 @@ static int do_register(struct sfo_server *srv, void *arg)
 	int err;
 	(void)arg;
 
-	err = account_set_regint(ua_account(srv->ua), srv->regint);
+	/* a UA made with regint 0 has no register client: make one */
+	err  = account_set_regint(ua_account(srv->ua), srv->regint);
+	err |= ua_update_account(srv->ua);
 	if (err)
 		return err;
 

@@ -174,18 +174,26 @@ static void test_cisco_late_answer_to_abandoned_check_is_ignored(void **s)
 }
 
 
-static void test_cisco_registered_server_is_not_checked(void **s)
+static void test_cisco_registered_server_is_watched_while_idle(void **s)
 {
 	(void)s;
 	start_checked("", true, true, true);
 	ok(1, 20);
 	clear();
-	sfo_tick(line1(), 30005);
-
+	sfo_tick(line1(), 30019);
 	assert_false(has("options 1"));
-	assert_true(has("options 2"));
-	assert_true(has("options 3"));
+	sfo_tick(line1(), 30020);
+	assert_true(has("options 1"));
 	assert_false(has("reg 2"));
+	alive(2, 30020);
+	alive(3, 30020);
+
+	/* no answer within the budget: the server is dead, fail over */
+	sfo_tick(line1(), 30020 + 3500);
+	assert_true(has("unreg 1"));
+	assert_true(has("reg 2"));
+	assert_string_equal("Registration failed", state(1));
+	assert_true(reported("no answer"));
 }
 
 
@@ -201,7 +209,7 @@ int main(void)
 		T(test_cisco_no_answer_to_check_is_unreachable),
 		T(test_cisco_check_answer_codes),
 		T(test_cisco_late_answer_to_abandoned_check_is_ignored),
-		T(test_cisco_registered_server_is_not_checked),
+		T(test_cisco_registered_server_is_watched_while_idle),
 	};
 
 	return cmocka_run_group_tests_name("cisco", tests, NULL, NULL);
