@@ -1,4 +1,5 @@
 /* The srvfailover file: lines, servers, parameters and every bad value */
+#include <stdio.h>
 #include "harness.h"
 
 
@@ -213,6 +214,37 @@ static void test_config_codes_and_budget(void **s)
 }
 
 
+/* The README's examples must load as they are */
+static void test_config_examples_load_without_errors(void **s)
+{
+	static const char *files[] = {
+		"contrib/examples/srvfailover.parallel",
+		"contrib/examples/srvfailover.cisco",
+		"contrib/examples/srvfailover.sequential",
+	};
+	static const enum sfo_mode modes[] = {
+		SFO_PARALLEL, SFO_CISCO, SFO_SEQUENTIAL
+	};
+	char text[2048];
+	size_t i, n;
+	FILE *f;
+	(void)s;
+
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		f = fopen(files[i], "r");
+		assert_non_null(f);
+		n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = '\0';
+		fclose(f);
+
+		list_flush(&H.lines);
+		assert_int_equal(0, load(text));
+		assert_int_equal(1, list_count(&H.lines));
+		assert_int_equal(modes[i], line1()->mode);
+	}
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +265,7 @@ int main(void)
 		T(test_config_retry_max_below_base),
 		T(test_config_errors_never_show_the_password),
 		T(test_config_codes_and_budget),
+		T(test_config_examples_load_without_errors),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
