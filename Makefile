@@ -22,7 +22,7 @@ CFLAGS   += -Iinclude $(RE_CFLAGS)
 
 # The functional core: no baresip in here
 CORE_SRCS := $(addprefix modules/srvfailover/, \
-	line.c policy.c core.c config.c status.c command.c)
+	line.c policy.c core.c route.c config.c status.c command.c)
 SHELL_SRCS := modules/srvfailover/shell.c
 HDRS := $(wildcard include/*.h)
 

@@ -151,6 +151,23 @@ struct sfo_line {
 };
 
 
+/* An outgoing call and the servers it went through */
+struct sfo_invite {
+	struct sfo_server *srv;    /* the server of the current attempt */
+	bool bypass;               /* dialled to that server by name    */
+	bool provisional;          /* any 1xx, 100 Trying included      */
+	uint64_t sent;
+	uint32_t tried;            /* a bit per priority                */
+	char why[512];             /* what each server did              */
+};
+
+enum sfo_verdict {
+	SFO_INV_DONE = 0,          /* the callee's answer: leave it     */
+	SFO_INV_RETRY,             /* place it again through inv->srv   */
+	SFO_INV_FAILED,            /* every server tried: inv->why      */
+};
+
+
 /* line.c */
 int  sfo_line_alloc(struct sfo_line **linep, const char *user);
 int  sfo_server_add(struct sfo_line *line, struct sfo_server **srvp);
@@ -184,7 +201,20 @@ void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
 void sfo_calls(struct sfo_server *srv, unsigned calls, uint64_t now);
 void sfo_set_active(struct sfo_server *srv, bool active, uint64_t now);
 void sfo_set_mode(struct sfo_line *line, enum sfo_mode mode, uint64_t now);
+void sfo_server_failed(struct sfo_server *srv, uint16_t scode,
+		       const char *text, uint64_t now);
 uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);
+
+
+/* route.c */
+struct sfo_server *sfo_route(const struct list *lines,
+			     const struct sfo_line *line, const char *dial,
+			     bool *bypass);
+void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
+		      bool bypass, uint64_t now);
+uint64_t sfo_invite_deadline(const struct sfo_invite *inv);
+enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
+				   const char *text, uint64_t now);
 
 
 /* policy.c */

@@ -507,6 +507,18 @@ void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
 }
 
 
+/** A call found the server dead: it is dead for registration too */
+void sfo_server_failed(struct sfo_server *srv, uint16_t scode,
+		       const char *text, uint64_t now)
+{
+	if (!srv)
+		return;
+
+	fail(srv, scode, text, now);
+	update(srv->line, now);
+}
+
+
 /** How many calls the server carries now */
 void sfo_calls(struct sfo_server *srv, unsigned calls, uint64_t now)
 {

@@ -1,0 +1,212 @@
+/**
+ * @file route.c  Outgoing calls: which server, and what after a failure
+ *
+ * A bare user ID goes through the line's working server. A URI naming a
+ * configured server goes through that server's own user agent (bypass).
+ * An INVITE that fails at its server (a failover code, a transport error,
+ * no provisional answer in the budget) is placed again through the next
+ * server in priority order that is not known to be dead; the callee's
+ * own answer, or anything after a provisional one, is final.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <re.h>
+#include "sfo_core.h"
+
+
+/* host and port of a dial string: "200", "200@h", "sip:200@h:5070;x" */
+static bool dial_host(const char *dial, struct pl *host, uint16_t *port)
+{
+	struct pl d, hp, p;
+	const char *at, *end;
+
+	pl_set_str(&d, dial);
+	at = pl_strchr(&d, '@');
+	if (!at)
+		return false;
+
+	hp.p = at + 1;
+	hp.l = d.l - (size_t)(hp.p - d.p);
+	for (end = hp.p; end < hp.p + hp.l; end++) {
+		if (*end == ';' || *end == '>' || *end == '?')
+			break;
+	}
+	hp.l = (size_t)(end - hp.p);
+
+	*port = 0;
+	if (hp.l && hp.p[0] == '[') {
+		/* [v6]:port */
+		const char *rb = pl_strchr(&hp, ']');
+
+		if (!rb)
+			return false;
+		host->p = hp.p + 1;
+		host->l = (size_t)(rb - hp.p) - 1;
+		p.p = rb + 1;
+		p.l = hp.l - (size_t)(p.p - hp.p);
+	}
+	else {
+		const char *colon = pl_strchr(&hp, ':');
+
+		host->p = hp.p;
+		host->l = colon ? (size_t)(colon - hp.p) : hp.l;
+		p.p = colon ? colon : hp.p + hp.l;
+		p.l = hp.l - host->l;
+	}
+
+	if (p.l > 1 && p.p[0] == ':') {
+		pl_advance(&p, 1);
+		if (!sfo_pl_isnum(&p) || pl_u32(&p) > 65535)
+			return false;
+		*port = (uint16_t)pl_u32(&p);
+	}
+
+	return host->l > 0;
+}
+
+
+static struct sfo_server *server_at(const struct sfo_line *line,
+				    const struct pl *host, uint16_t port)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		struct sfo_server *srv = le->data;
+		uint16_t sp = srv->port ? srv->port : 5060;
+
+		if (!pl_strcasecmp(host, srv->host) && (!port || port == sp))
+			return srv;
+	}
+
+	return NULL;
+}
+
+
+/**
+ * The server a dial goes through
+ *
+ * @param lines  All lines
+ * @param line   The line of baresip's current user agent (or NULL)
+ * @param dial   What the user dialled
+ * @param bypass Set when the dial names a configured server
+ *
+ * @return The server, or NULL when no server of ours is concerned
+ */
+struct sfo_server *sfo_route(const struct list *lines,
+			     const struct sfo_line *line, const char *dial,
+			     bool *bypass)
+{
+	struct sfo_server *srv = NULL;
+	uint16_t port;
+	struct pl host;
+	struct le *le;
+
+	*bypass = false;
+
+	if (!line)
+		line = list_ledata(list_head(lines));
+
+	if (!str_isset(dial) || !line)
+		return NULL;
+
+	if (!dial_host(dial, &host, &port))
+		return line->working;
+
+	srv = server_at(line, &host, port);
+
+	LIST_FOREACH(lines, le) {
+		if (srv)
+			break;
+		srv = server_at(le->data, &host, port);
+	}
+
+	*bypass = srv != NULL;
+
+	return srv;
+}
+
+
+static bool may_carry(const struct sfo_server *s)
+{
+	return !s->deactivated && s->alive != SFO_ALIVE_DOWN &&
+		s->reg != SFO_REG_FAILED;
+}
+
+
+/** A new outgoing call through srv */
+void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
+		      bool bypass, uint64_t now)
+{
+	memset(inv, 0, sizeof(*inv));
+	inv->srv = srv;
+	inv->bypass = bypass;
+	inv->sent = now;
+	inv->tried = 1u << (srv->prio % 32);
+}
+
+
+/** When an INVITE without any provisional answer is given up */
+uint64_t sfo_invite_deadline(const struct sfo_invite *inv)
+{
+	return inv->sent + sfo_budget_ms(inv->srv->retries);
+}
+
+
+static struct sfo_server *next_server(const struct sfo_invite *inv)
+{
+	struct le *le;
+
+	LIST_FOREACH(&inv->srv->line->servers, le) {
+		struct sfo_server *s = le->data;
+
+		if (!(inv->tried & (1u << (s->prio % 32))) && may_carry(s))
+			return s;
+	}
+
+	return NULL;
+}
+
+
+/**
+ * The INVITE's call ended before it was answered
+ *
+ * @param inv   The outgoing call
+ * @param scode Final SIP answer, 0 for a transport error or no answer
+ * @param text  What happened, for people
+ * @param now   Time in milliseconds
+ *
+ * @return SFO_INV_DONE (the callee's answer: nothing to do),
+ *         SFO_INV_RETRY (place it again through inv->srv) or
+ *         SFO_INV_FAILED (all tried: inv->why says what each did)
+ */
+enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
+				   const char *text, uint64_t now)
+{
+	struct sfo_server *srv = inv->srv, *next;
+	size_t n = strlen(inv->why);
+
+	if (inv->provisional)
+		return SFO_INV_DONE;
+
+	if (scode && !sfo_codes_match(&srv->line->codes, scode))
+		return SFO_INV_DONE;
+
+	re_snprintf(inv->why + n, sizeof(inv->why) - n, "%sserver %u %s: %s",
+		    n ? "; " : "", srv->prio, srv->uri, text);
+
+	/* dead for a call is dead for registration too */
+	sfo_server_failed(srv, scode, text, now);
+
+	next = inv->bypass ? NULL : next_server(inv);
+	if (!next)
+		return SFO_INV_FAILED;
+
+	inv->srv = next;
+	inv->tried |= 1u << (next->prio % 32);
+	inv->sent = now;
+	inv->provisional = false;
+
+	return SFO_INV_RETRY;
+}

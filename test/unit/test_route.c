@@ -1,0 +1,207 @@
+/* Outgoing calls: routing, server bypass and INVITE failover */
+#include "harness.h"
+
+
+static void parallel_all_registered(void)
+{
+	load(THREE("parallel", ""));
+	sfo_start(line1(), 0);
+	ok(1, 10);
+	ok(2, 10);
+	ok(3, 10);
+}
+
+
+static struct sfo_server *route(const char *dial, bool *bypass)
+{
+	return sfo_route(&H.lines, line1(), dial, bypass);
+}
+
+
+static void test_route_bare_user_id_uses_working_server(void **s)
+{
+	bool bypass;
+	(void)s;
+	parallel_all_registered();
+
+	assert_ptr_equal(srv(1), route("200", &bypass));
+	assert_false(bypass);
+	fail503(1, 100);
+	assert_ptr_equal(srv(2), route("200", &bypass));
+}
+
+
+static void test_route_full_uri_of_a_server_bypasses_priorities(void **s)
+{
+	bool bypass;
+	(void)s;
+	parallel_all_registered();
+
+	assert_ptr_equal(srv(3), route("200@127.0.0.4", &bypass));
+	assert_true(bypass);
+	assert_ptr_equal(srv(2), route("sip:200@127.0.0.3:5060", &bypass));
+	assert_ptr_equal(srv(2), route("<sip:200@127.0.0.3;transport=udp>",
+				       &bypass));
+	assert_null(route("200@127.0.0.3:5070", &bypass));
+	assert_false(bypass);
+}
+
+
+static void test_route_unknown_host_is_left_alone(void **s)
+{
+	bool bypass;
+	(void)s;
+	parallel_all_registered();
+
+	assert_null(route("200@127.0.0.77", &bypass));
+	assert_null(route("", &bypass));
+}
+
+
+static void test_invite_503_goes_to_next_server(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	parallel_all_registered();
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 503,
+				"503 Service Unavailable", 1005));
+	assert_ptr_equal(srv(2), inv.srv);
+	assert_int_equal(1005, inv.sent);
+
+	/* found dead by the call: dead for registration too */
+	assert_string_equal("Registration failed", state(1));
+	assert_ptr_equal(srv(2), line1()->working);
+}
+
+
+static void test_invite_failover_codes_and_final_answers(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	load(THREE("parallel", ";sfo_failover_codes=5??,6??"));
+	sfo_start(line1(), 0);
+	ok(1, 10);
+	ok(2, 10);
+	ok(3, 10);
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	assert_int_equal(SFO_INV_RETRY,
+			 sfo_invite_failed(&inv, 600, "600 Busy", 1001));
+	assert_int_equal(SFO_INV_DONE,
+			 sfo_invite_failed(&inv, 486, "486 Busy Here", 1002));
+	assert_int_equal(SFO_INV_DONE,
+			 sfo_invite_failed(&inv, 404, "404 Not Found", 1002));
+	assert_ptr_equal(srv(2), inv.srv);
+	assert_string_equal("Registered*", state(2));
+}
+
+
+static void test_invite_callee_answer_is_not_failed_over(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	parallel_all_registered();
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	assert_int_equal(SFO_INV_DONE,
+			 sfo_invite_failed(&inv, 603, "603 Decline", 1001));
+	assert_string_equal("Registered*", state(1));
+}
+
+
+static void test_invite_after_100_trying_is_the_callees_answer(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	parallel_all_registered();
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	inv.provisional = true;
+	assert_int_equal(SFO_INV_DONE, sfo_invite_failed(&inv, 503,
+				"503 Service Unavailable", 1001));
+	assert_string_equal("Registered*", state(1));
+}
+
+
+static void test_invite_no_answer_budget(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	parallel_all_registered();
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	assert_int_equal(4500, sfo_invite_deadline(&inv));
+	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 0,
+				"no provisional answer", 4500));
+	assert_int_equal(8000, sfo_invite_deadline(&inv));
+}
+
+
+static void test_invite_skips_servers_known_dead(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	parallel_all_registered();
+	fail503(2, 500);
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 0,
+				"Connection refused", 1001));
+	assert_ptr_equal(srv(3), inv.srv);
+}
+
+
+static void test_invite_all_servers_fail_once_with_every_reason(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	parallel_all_registered();
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 503,
+				"503 Service Unavailable", 1001));
+	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 0,
+				"no provisional answer", 4501));
+	assert_int_equal(SFO_INV_FAILED, sfo_invite_failed(&inv, 0,
+				"Connection refused", 4502));
+	assert_string_equal("server 1 sip:127.0.0.2: 503 Service Unavailable;"
+			    " server 2 sip:127.0.0.3: no provisional answer;"
+			    " server 3 sip:127.0.0.4: Connection refused",
+			    inv.why);
+}
+
+
+static void test_invite_bypass_is_not_failed_over(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	parallel_all_registered();
+
+	sfo_invite_start(&inv, srv(3), true, 1000);
+	assert_int_equal(SFO_INV_FAILED, sfo_invite_failed(&inv, 503,
+				"503 Service Unavailable", 1001));
+	assert_string_equal("server 3 sip:127.0.0.4: 503 Service Unavailable",
+			    inv.why);
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_route_bare_user_id_uses_working_server),
+		T(test_route_full_uri_of_a_server_bypasses_priorities),
+		T(test_route_unknown_host_is_left_alone),
+		T(test_invite_503_goes_to_next_server),
+		T(test_invite_failover_codes_and_final_answers),
+		T(test_invite_callee_answer_is_not_failed_over),
+		T(test_invite_after_100_trying_is_the_callees_answer),
+		T(test_invite_no_answer_budget),
+		T(test_invite_skips_servers_known_dead),
+		T(test_invite_all_servers_fail_once_with_every_reason),
+		T(test_invite_bypass_is_not_failed_over),
+	};
+
+	return cmocka_run_group_tests_name("route", tests, NULL, NULL);
+}
