@@ -23,8 +23,8 @@ CFLAGS   += -Iinclude $(RE_CFLAGS)
 # The functional core: no baresip in here
 CORE_SRCS := $(addprefix modules/srvfailover/, \
 	line.c policy.c core.c route.c config.c status.c command.c)
-SHELL_SRCS := modules/srvfailover/shell.c
-HDRS := $(wildcard include/*.h)
+SHELL_SRCS := modules/srvfailover/shell.c modules/srvfailover/dial.c
+HDRS := $(wildcard include/*.h modules/srvfailover/*.h)
 
 CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))
 SHELL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SHELL_SRCS))

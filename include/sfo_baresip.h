@@ -30,6 +30,18 @@ enum ua_event {
 	UA_EVENT_CALL_PROGRESS = 9,
 	UA_EVENT_CALL_ESTABLISHED = 10,
 	UA_EVENT_CALL_CLOSED = 11,
+	UA_EVENT_CALL_LOCAL_SDP = 22,   /* prm "offer": INVITE about to go */
+};
+
+enum call_state {
+	CALL_STATE_IDLE = 0,
+	CALL_STATE_INCOMING,
+	CALL_STATE_OUTGOING,
+	CALL_STATE_RINGING,
+	CALL_STATE_EARLY,
+	CALL_STATE_ESTABLISHED,
+	CALL_STATE_TERMINATED,
+	CALL_STATE_UNKNOWN,
 };
 
 enum vidmode {
@@ -43,6 +55,11 @@ typedef void (options_resp_h)(int err, const struct sip_msg *msg,
 			      void *arg);
 
 int  ua_alloc(struct ua **uap, const char *aor);
+int  ua_connect(struct ua *ua, struct call **callp,
+		const char *from_uri, const char *req_uri,
+		enum vidmode vmode);
+void ua_hangup(struct ua *ua, struct call *call,
+	       uint16_t scode, const char *reason);
 int  ua_update_account(struct ua *ua);
 int  ua_register(struct ua *ua);
 void ua_unregister(struct ua *ua);
@@ -57,6 +74,12 @@ void uag_current_set(struct ua *ua);
 struct ua *uag_current(void);
 struct list *uag_list(void);
 int  account_set_regint(struct account *acc, uint32_t regint);
+struct sip *uag_sip(void);
+
+const char *call_id(const struct call *call);
+const char *call_peeruri(const struct call *call);
+uint16_t call_scode(const struct call *call);
+enum call_state call_state(const struct call *call);
 
 
 /* Commands */
@@ -78,10 +101,21 @@ struct cmd {
 	re_printf_h *h;
 };
 
+/* baresip 1.0.0's block of registered commands (src/cmd.c) */
+struct cmds {
+	struct le le;
+	const struct cmd *cmdv;
+	size_t cmdc;
+};
+
 int  cmd_register(struct commands *commands,
 		  const struct cmd *cmdv, size_t cmdc);
 void cmd_unregister(struct commands *commands, const struct cmd *cmdv);
 struct commands *baresip_commands(void);
+const struct cmd *cmd_find_long(const struct commands *commands,
+				const char *name);
+struct cmds *cmds_find(const struct commands *commands,
+		       const struct cmd *cmdv);
 
 
 /* Output, configuration and log */

@@ -12,6 +12,7 @@
 #include <re.h>
 #include "sfo_baresip.h"
 #include "sfo_core.h"
+#include "shell.h"
 
 
 /* The timer of one line */
@@ -27,9 +28,15 @@ static struct sfo_server *in_register; /* ua_register() is running   */
 static bool stopping;
 
 
-static uint64_t now_ms(void)
+uint64_t shell_now(void)
 {
 	return tmr_jiffies();
+}
+
+
+struct list *shell_lines(void)
+{
+	return &lines;
 }
 
 
@@ -42,7 +49,7 @@ static void wake_destructor(void *arg)
 }
 
 
-static struct sfo_server *server_of_ua(const struct ua *ua)
+struct sfo_server *shell_server_of_ua(const struct ua *ua)
 {
 	struct le *le, *se;
 
@@ -125,12 +132,12 @@ static void options_handler(int err, const struct sip_msg *msg, void *arg)
 
 	if (err || !msg) {
 		re_snprintf(text, sizeof(text), "%m", err);
-		sfo_options_answer(srv, req_id, 0, text, now_ms());
+		sfo_options_answer(srv, req_id, 0, text, shell_now());
 		return;
 	}
 
 	re_snprintf(text, sizeof(text), "%u %r", msg->scode, &msg->reason);
-	sfo_options_answer(srv, req_id, msg->scode, text, now_ms());
+	sfo_options_answer(srv, req_id, msg->scode, text, shell_now());
 }
 
 
@@ -145,24 +152,37 @@ static int do_options(struct sfo_server *srv, void *arg)
 
 static bool line_owns(const struct sfo_line *line, const struct ua *ua)
 {
-	const struct sfo_server *srv = server_of_ua(ua);
+	const struct sfo_server *srv = shell_server_of_ua(ua);
 
 	return srv && srv->line == line;
 }
 
 
-/* A bare "/dial 200" goes through baresip's current UA: make it the
- * working server's, unless the user is on another line's UA. */
-static void do_working(struct sfo_line *line, void *arg)
+/**
+ * A bare "/dial 200" goes through baresip's current UA: make it the
+ * working server's. Not while the user is in a call on the current UA
+ * (hangup acts on it), nor when the current UA is another line's.
+ */
+void shell_current_working(const struct sfo_line *line)
 {
 	struct ua *cur = uag_current();
-	(void)arg;
 
-	if (!line->working)
+	if (!line->working || !line->working->ua)
 		return;
 
-	if (!cur || line_owns(line, cur) || !server_of_ua(cur))
+	if (cur && !list_isempty(ua_calls(cur)))
+		return;
+
+	if (!cur || line_owns(line, cur) || !shell_server_of_ua(cur))
 		uag_current_set(line->working->ua);
+}
+
+
+static void do_working(struct sfo_line *line, void *arg)
+{
+	(void)arg;
+
+	shell_current_working(line);
 }
 
 
@@ -182,14 +202,14 @@ static void wake_handler(void *arg)
 	struct wake *w = arg;
 
 	if (!stopping)
-		sfo_tick(w->line, now_ms());
+		sfo_tick(w->line, shell_now());
 }
 
 
 static void do_wake(struct sfo_line *line, uint64_t at, void *arg)
 {
 	struct wake *w = arg;
-	uint64_t now = now_ms();
+	uint64_t now = shell_now();
 	(void)line;
 
 	if (!at)
@@ -231,7 +251,7 @@ static void call_count(struct sfo_server *srv, struct ua *ua,
 	if (ev == UA_EVENT_CALL_CLOSED && n)
 		--n;
 
-	sfo_calls(srv, n, now_ms());
+	sfo_calls(srv, n, shell_now());
 }
 
 
@@ -239,25 +259,24 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 			     struct call *call, const char *prm, void *arg)
 {
 	struct sfo_server *srv;
-	(void)call;
 	(void)arg;
 
 	if (ev == UA_EVENT_SHUTDOWN)
 		stopping = true;
 
-	srv = stopping ? NULL : server_of_ua(ua);
+	srv = stopping ? NULL : shell_server_of_ua(ua);
 	if (!srv)
 		return;
 
 	switch (ev) {
 
 	case UA_EVENT_REGISTER_OK:
-		sfo_registered(srv, scode_of(prm), prm, now_ms());
+		sfo_registered(srv, scode_of(prm), prm, shell_now());
 		break;
 
 	case UA_EVENT_REGISTER_FAIL:
 		if (srv != in_register)
-			sfo_reg_failed(srv, scode_of(prm), prm, now_ms());
+			sfo_reg_failed(srv, scode_of(prm), prm, shell_now());
 		break;
 
 	case UA_EVENT_CALL_INCOMING:
@@ -266,6 +285,11 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	case UA_EVENT_CALL_ESTABLISHED:
 	case UA_EVENT_CALL_CLOSED:
 		call_count(srv, ua, ev);
+		dial_ua_event(srv, ev, call, prm);
+		break;
+
+	case UA_EVENT_CALL_LOCAL_SDP:
+		dial_ua_event(srv, ev, call, prm);
 		break;
 
 	default:
@@ -278,7 +302,7 @@ static int cmd_handler(struct re_printf *pf, void *arg)
 {
 	const struct cmd_arg *carg = arg;
 
-	return sfo_command(pf, &lines, carg ? carg->prm : NULL, now_ms());
+	return sfo_command(pf, &lines, carg ? carg->prm : NULL, shell_now());
 }
 
 
@@ -502,6 +526,7 @@ static int module_init(void)
 
 	err  = uag_event_register(ua_event_handler, NULL);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
+	err |= dial_init();
 	if (err)
 		return err;
 
@@ -509,7 +534,7 @@ static int module_init(void)
 	     list_count(&lines) == 1 ? "" : "s");
 
 	LIST_FOREACH(&lines, le)
-		sfo_start(le->data, now_ms());
+		sfo_start(le->data, shell_now());
 
 	return 0;
 }
@@ -519,6 +544,7 @@ static int module_init(void)
 static int module_close(void)
 {
 	stopping = true;
+	dial_close();
 	cmd_unregister(baresip_commands(), cmdv);
 	uag_event_unregister(ua_event_handler);
 	list_flush(&wakes);

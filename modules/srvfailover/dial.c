@@ -1,0 +1,426 @@
+/**
+ * @file dial.c  Outgoing calls through the right server, and again
+ *
+ * baresip's dial command (menu.so: the console, ctrl_tcp, mqtt and httpd
+ * all use it) calls ua_connect() on the current user agent. To choose the
+ * server before the INVITE leaves, the module puts its own handler in
+ * front of menu's "dial": it picks the user agent (working server, or
+ * the server the URI names), makes it current, and calls menu's handler.
+ *
+ * libre reports no 100 Trying and gives up on an INVITE only after 32 s.
+ * The SIP trace hook shows every answer (100 Trying included); a timer per
+ * INVITE gives up after the server's retry budget. A failed INVITE is
+ * placed again through the next server, as the core decides.
+ */
+#include <string.h>
+#include <re.h>
+#include "sfo_baresip.h"
+#include "sfo_core.h"
+#include "shell.h"
+
+
+/* One outgoing call, through one server after the other */
+struct attempt {
+	struct le le;
+	struct sfo_invite inv;
+	struct call *call;         /* NULL between two tries            */
+	char *target;              /* what to dial again                */
+	struct tmr budget;
+	struct tmr redial;
+	bool gave_up;              /* the budget ran out: our hang-up   */
+};
+
+/* What the dial command asked for, while menu's handler runs */
+static struct {
+	const char *target;
+	bool bypass;
+	struct attempt *again;     /* set while placing it again        */
+} pending;
+
+static struct list attempts;
+static struct tmr restore_tmr;     /* current UA back to working    */
+static struct cmd *dialv;          /* menu's commands, our dial      */
+static const struct cmd *menuv;
+static size_t menuc;
+static re_printf_h *menu_dial;
+
+
+static void attempt_destructor(void *arg)
+{
+	struct attempt *a = arg;
+
+	tmr_cancel(&a->budget);
+	tmr_cancel(&a->redial);
+	list_unlink(&a->le);
+	mem_deref(a->target);
+}
+
+
+static struct attempt *attempt_of(const struct call *call)
+{
+	struct le *le;
+
+	LIST_FOREACH(&attempts, le) {
+		struct attempt *a = le->data;
+
+		if (a->call == call)
+			return a;
+	}
+
+	return NULL;
+}
+
+
+static void budget_handler(void *arg)
+{
+	struct attempt *a = arg;
+	struct sfo_server *srv = a->inv.srv;
+	char text[80];
+
+	if (!a->call || a->inv.provisional)
+		return;
+
+	re_snprintf(text, sizeof(text), "no answer to INVITE after %u"
+		    " retransmissions", srv->retries);
+	a->gave_up = true;
+
+	/* comes back at once as CALL_CLOSED, with this text */
+	ua_hangup(srv->ua, a->call, 0, text);
+}
+
+
+static void budget_start(struct attempt *a)
+{
+	uint64_t now = shell_now(), at = sfo_invite_deadline(&a->inv);
+
+	tmr_start(&a->budget, at > now ? at - now : 0, budget_handler, a);
+}
+
+
+/* The INVITE of a call through one of our servers is about to leave */
+static void adopt(struct sfo_server *srv, struct call *call)
+{
+	struct attempt *a = pending.again;
+	const char *target = pending.target;
+
+	if (!a) {
+		a = mem_zalloc(sizeof(*a), attempt_destructor);
+		if (!a)
+			return;
+
+		tmr_init(&a->budget);
+		tmr_init(&a->redial);
+		sfo_invite_start(&a->inv, srv, pending.bypass, shell_now());
+
+		if (str_dup(&a->target, target ? target :
+			    call_peeruri(call))) {
+			mem_deref(a);
+			return;
+		}
+
+		list_append(&attempts, &a->le, a);
+	}
+
+	a->call = call;
+	a->gave_up = false;
+	budget_start(a);
+}
+
+
+static void redial_handler(void *arg)
+{
+	struct attempt *a = arg;
+	struct sfo_server *srv = a->inv.srv;
+	struct call *call = NULL;
+	int err;
+
+	info("srvfailover: %s: placing the call to %s again through"
+	     " server %u %s\n", srv->line->user, a->target, srv->prio,
+	     srv->uri);
+
+	/* hangup, hold and the rest act on the current UA's call */
+	uag_current_set(srv->ua);
+
+	pending.again = a;
+	err = ua_connect(srv->ua, &call, NULL, a->target, VIDMODE_ON);
+	pending.again = NULL;
+
+	if (err) {
+		char text[64];
+
+		re_snprintf(text, sizeof(text), "INVITE not sent: %m", err);
+		if (sfo_invite_failed(&a->inv, 0, text, shell_now()) ==
+		    SFO_INV_RETRY) {
+			tmr_start(&a->redial, 1, redial_handler, a);
+			return;
+		}
+		ui_output(baresip_uis(), "srvfailover: %s: call to %s"
+			  " failed: %s\n", srv->line->user, a->target,
+			  a->inv.why);
+		mem_deref(a);
+	}
+}
+
+
+static void restore_handler(void *arg)
+{
+	shell_current_working(arg);
+}
+
+
+/* After the closing call is gone: the current UA back to the working
+ * server, so that the next bare dial and hangup use it */
+static void restore_current(struct sfo_line *line)
+{
+	tmr_start(&restore_tmr, 1, restore_handler, line);
+}
+
+
+static void closed(struct attempt *a, struct call *call, const char *prm)
+{
+	struct sfo_line *line = a->inv.srv->line;
+	uint16_t scode = call_scode(call);
+	enum sfo_verdict v;
+
+	tmr_cancel(&a->budget);
+	a->call = NULL;
+
+	/* the user hung up: nothing failed */
+	if (!a->gave_up && call_state(call) == CALL_STATE_TERMINATED) {
+		mem_deref(a);
+		restore_current(line);
+		return;
+	}
+
+	v = sfo_invite_failed(&a->inv, a->gave_up ? 0 : scode,
+			      prm ? prm : "?", shell_now());
+
+	switch (v) {
+
+	case SFO_INV_RETRY:
+		/* not from inside baresip's own event */
+		tmr_start(&a->redial, 1, redial_handler, a);
+		break;
+
+	case SFO_INV_FAILED:
+		warning("srvfailover: %s: call to %s failed: %s\n",
+			line->user, a->target, a->inv.why);
+		ui_output(baresip_uis(), "srvfailover: %s: call to %s"
+			  " failed: %s\n", line->user, a->target,
+			  a->inv.why);
+		mem_deref(a);
+		restore_current(line);
+		break;
+
+	default:
+		mem_deref(a);
+		restore_current(line);
+		break;
+	}
+}
+
+
+void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
+		   struct call *call, const char *prm)
+{
+	struct attempt *a = attempt_of(call);
+
+	switch (ev) {
+
+	case UA_EVENT_CALL_LOCAL_SDP:
+		if (!a && !str_cmp(prm, "offer") &&
+		    call_state(call) == CALL_STATE_OUTGOING)
+			adopt(srv, call);
+		break;
+
+	case UA_EVENT_CALL_RINGING:
+	case UA_EVENT_CALL_PROGRESS:
+		if (a) {
+			a->inv.provisional = true;
+			tmr_cancel(&a->budget);
+		}
+		break;
+
+	case UA_EVENT_CALL_ESTABLISHED:
+		mem_deref(a);
+		break;
+
+	case UA_EVENT_CALL_CLOSED:
+		if (a)
+			closed(a, call, prm);
+		else
+			restore_current(srv->line);
+		break;
+
+	default:
+		break;
+	}
+}
+
+
+/* Every SIP message in and out; we read the answers to our INVITEs,
+ * because libre says nothing of a 100 Trying */
+static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
+			  const struct sa *dst, const uint8_t *pkt,
+			  size_t len, void *arg)
+{
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb;
+	struct le *le;
+	(void)tp;
+	(void)src;
+	(void)dst;
+	(void)arg;
+
+	if (tx || list_isempty(&attempts) || len < 12 ||
+	    memcmp(pkt, "SIP/2.0 1", 9))
+		return;
+
+	mb = mbuf_alloc(len);
+	if (!mb)
+		return;
+
+	(void)mbuf_write_mem(mb, pkt, len);
+	mb->pos = 0;
+
+	if (sip_msg_decode(&msg, mb) || pl_strcmp(&msg->cseq.met, "INVITE"))
+		goto out;
+
+	LIST_FOREACH(&attempts, le) {
+		struct attempt *a = le->data;
+
+		if (a->call && !pl_strcmp(&msg->callid, call_id(a->call))) {
+			a->inv.provisional = true;
+			tmr_cancel(&a->budget);
+		}
+	}
+
+ out:
+	mem_deref(msg);
+	mem_deref(mb);
+}
+
+
+static struct sfo_line *line_of_current(void)
+{
+	struct sfo_server *srv = shell_server_of_ua(uag_current());
+
+	return srv ? srv->line : NULL;
+}
+
+
+/* In front of menu's dial: choose the user agent, then dial as usual */
+static int dial_handler(struct re_printf *pf, void *arg)
+{
+	const struct cmd_arg *carg = arg;
+	struct sfo_server *srv;
+	bool bypass = false;
+	int err;
+
+	srv = sfo_route(shell_lines(), line_of_current(),
+			carg ? carg->prm : NULL, &bypass);
+	if (srv && srv->ua)
+		uag_current_set(srv->ua);
+
+	pending.target = carg ? carg->prm : NULL;
+	pending.bypass = bypass;
+	err = menu_dial(pf, arg);
+	pending.target = NULL;
+	pending.bypass = false;
+
+	return err;
+}
+
+
+/* Find menu's block of commands from its "dial" entry: the block starts
+ * at most a few dozen entries before it */
+static struct cmds *menu_block(const struct cmd *dial)
+{
+	struct commands *commands = baresip_commands();
+	size_t i;
+
+	for (i = 0; i < 64; i++) {
+		struct cmds *cmds = cmds_find(commands, dial - i);
+
+		if (cmds)
+			return cmds;
+	}
+
+	return NULL;
+}
+
+
+static void hook_install(void *arg)
+{
+	struct commands *commands = baresip_commands();
+	const struct cmd *dial = cmd_find_long(commands, "dial");
+	const struct cmds *block;
+	size_t i;
+	(void)arg;
+
+	block = dial ? menu_block(dial) : NULL;
+	if (!block) {
+		warning("srvfailover: no dial command (menu.so): bare dials"
+			" use baresip's current user agent\n");
+		return;
+	}
+
+	dialv = mem_zalloc(block->cmdc * sizeof(*dialv), NULL);
+	if (!dialv)
+		return;
+
+	menuv = block->cmdv;
+	menuc = block->cmdc;
+	memcpy(dialv, menuv, menuc * sizeof(*dialv));
+
+	for (i = 0; i < menuc; i++) {
+		if (&menuv[i] == dial) {
+			menu_dial = dial->h;
+			dialv[i].h = dial_handler;
+		}
+	}
+
+	cmd_unregister(commands, menuv);
+	if (cmd_register(commands, dialv, menuc)) {
+		(void)cmd_register(commands, menuv, menuc);
+		dialv = mem_deref(dialv);
+	}
+}
+
+
+static struct tmr hook_tmr;
+
+
+int dial_init(void)
+{
+	list_init(&attempts);
+	memset(&pending, 0, sizeof(pending));
+	tmr_init(&restore_tmr);
+	sip_set_trace_handler(uag_sip(), trace_handler);
+
+	/* menu.so may load after this module: wait for the main loop */
+	tmr_init(&hook_tmr);
+	tmr_start(&hook_tmr, 0, hook_install, NULL);
+
+	return 0;
+}
+
+
+void dial_close(void)
+{
+	struct commands *commands = baresip_commands();
+
+	tmr_cancel(&hook_tmr);
+	tmr_cancel(&restore_tmr);
+	list_flush(&attempts);
+
+	if (dialv) {
+		cmd_unregister(commands, dialv);
+		if (mod_find("menu"))
+			(void)cmd_register(commands, menuv, menuc);
+		dialv = mem_deref(dialv);
+	}
+
+	if (uag_sip())
+		sip_set_trace_handler(uag_sip(), NULL);
+}
