@@ -23,7 +23,7 @@ CFLAGS   += -Iinclude $(RE_CFLAGS)
 # The functional core: no baresip in here
 CORE_SRCS := $(addprefix modules/srvfailover/, \
 	line.c policy.c core.c route.c config.c status.c command.c)
-SHELL_SRCS := modules/srvfailover/shell.c modules/srvfailover/dial.c
+SHELL_SRCS := $(addprefix modules/srvfailover/, shell.c dial.c probe.c)
 HDRS := $(wildcard include/*.h modules/srvfailover/*.h)
 
 CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))
@@ -36,16 +36,24 @@ UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 all: $(MODULE)
 
+# V=1 shows the whole command lines
+Q := $(if $(V),,@)
+
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(MODULE): $(CORE_OBJS) $(SHELL_OBJS)
-	$(CC) -shared -o $@ $^ $(RE_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -o $@.tmp $^ $(RE_LIBS)
+	@# a running baresip may have the old file mapped: replace, not rewrite
+	$(Q)mv -f $@.tmp $@
 
 $(BUILD)/unit/%: test/unit/%.c test/unit/harness.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest/unit -o $@ $< $(CORE_OBJS) \
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -Itest/unit -o $@ $< $(CORE_OBJS) \
 		$(RE_LIBS) -lcmocka
 
 deps:

@@ -55,6 +55,7 @@ enum sfo_req {
 enum {
 	SFO_CODES_MAX = 16,
 	SFO_T1_MS = 500,
+	SFO_RETRY_AFTER_MAX = 3600,  /* s: longest Retry-After honoured */
 };
 
 /* Failover codes: three characters each, digits or '?' */
@@ -89,6 +90,7 @@ struct sfo_server {
 	bool probing;              /* REGISTER sent as a probe          */
 	uint64_t probe_at;         /* next check of a non-working one   */
 	uint64_t retry_at;         /* no REGISTER before (back-off)     */
+	uint32_t retry_after;      /* s, from the 503 being handled     */
 	unsigned reg_fails;        /* consecutive registration failures */
 	unsigned good;             /* consecutive good answers          */
 	unsigned calls;
@@ -181,6 +183,7 @@ int  sfo_mode_parse(enum sfo_mode *modep, const char *s);
 const char *sfo_state_name(enum sfo_state st);
 bool sfo_pl_isnum(const struct pl *pl);
 uint32_t sfo_budget_ms(unsigned retries);
+uint32_t sfo_request_budget(const struct sfo_server *srv);
 uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,
 			uint32_t rnd);
 int  sfo_codes_parse(struct sfo_codes *codes, const struct pl *pl);
@@ -203,6 +206,7 @@ void sfo_set_active(struct sfo_server *srv, bool active, uint64_t now);
 void sfo_set_mode(struct sfo_line *line, enum sfo_mode mode, uint64_t now);
 void sfo_server_failed(struct sfo_server *srv, uint16_t scode,
 		       const char *text, uint64_t now);
+void sfo_retry_after(struct sfo_server *srv, uint32_t secs);
 uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);
 
 

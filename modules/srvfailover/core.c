@@ -113,6 +113,17 @@ static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
 	else if (srv->reg == SFO_REG_FAILED) {
 		srv->reg = SFO_REG_IDLE;
 	}
+
+	/* a 503 with Retry-After: out of use for that long */
+	if (srv->retry_after) {
+		uint64_t until = now + 1000ULL * srv->retry_after;
+
+		if (srv->retry_at < until)
+			srv->retry_at = until;
+		if (srv->probe_at < until)
+			srv->probe_at = until;
+		srv->retry_after = 0;
+	}
 }
 
 
@@ -125,7 +136,7 @@ static void send_register(struct sfo_server *srv, bool probe, uint64_t now)
 	srv->reg = SFO_REG_PENDING;
 	srv->req = SFO_REQ_REGISTER;
 	srv->req_sent = now;
-	srv->req_deadline = now + sfo_budget_ms(srv->retries);
+	srv->req_deadline = now + sfo_request_budget(srv);
 	srv->probing = probe;
 
 	err = line->ops->reg(srv, line->arg);
@@ -146,7 +157,7 @@ static void send_options(struct sfo_server *srv, uint64_t now)
 	srv->req = SFO_REQ_OPTIONS;
 	srv->req_id = ++req_id;
 	srv->req_sent = now;
-	srv->req_deadline = now + sfo_budget_ms(srv->retries);
+	srv->req_deadline = now + sfo_request_budget(srv);
 
 	err = line->ops->options(srv, line->arg);
 	if (err) {
@@ -516,6 +527,17 @@ void sfo_server_failed(struct sfo_server *srv, uint16_t scode,
 
 	fail(srv, scode, text, now);
 	update(srv->line, now);
+}
+
+
+/**
+ * The 503 about to be reported for this server carried Retry-After
+ * (the shell reads it before the stack reports the failure)
+ */
+void sfo_retry_after(struct sfo_server *srv, uint32_t secs)
+{
+	if (srv)
+		srv->retry_after = min(secs, SFO_RETRY_AFTER_MAX);
 }
 
 

@@ -71,21 +71,40 @@ static struct attempt *attempt_of(const struct call *call)
 }
 
 
-static void budget_handler(void *arg)
+/* Give up an INVITE that has no provisional answer: it comes back at
+ * once as CALL_CLOSED, with this text */
+static void give_up(struct attempt *a, const char *text)
 {
-	struct attempt *a = arg;
-	struct sfo_server *srv = a->inv.srv;
-	char text[80];
-
 	if (!a->call || a->inv.provisional)
 		return;
 
-	re_snprintf(text, sizeof(text), "no answer to INVITE after %u"
-		    " retransmissions", srv->retries);
 	a->gave_up = true;
+	ua_hangup(a->inv.srv->ua, a->call, 0, text);
+}
 
-	/* comes back at once as CALL_CLOSED, with this text */
-	ua_hangup(srv->ua, a->call, 0, text);
+
+static void budget_handler(void *arg)
+{
+	struct attempt *a = arg;
+	char text[80];
+
+	re_snprintf(text, sizeof(text), "no answer to INVITE after %u"
+		    " retransmissions", a->inv.srv->retries);
+	give_up(a, text);
+}
+
+
+void dial_transport_error(const struct sfo_server *srv, const char *text)
+{
+	struct le *le = list_head(&attempts);
+
+	while (le) {
+		struct attempt *a = le->data;
+
+		le = le->next;
+		if (a->inv.srv == srv)
+			give_up(a, text);
+	}
 }
 
 
@@ -124,6 +143,7 @@ static void adopt(struct sfo_server *srv, struct call *call)
 	a->call = call;
 	a->gave_up = false;
 	budget_start(a);
+	probe_ping(srv);
 }
 
 

@@ -186,6 +186,36 @@ uint32_t sfo_budget_ms(unsigned retries)
 }
 
 
+/* No other server of the line is left to try */
+static bool last_hope(const struct sfo_server *srv)
+{
+	struct le *le;
+
+	LIST_FOREACH(&srv->line->servers, le) {
+		const struct sfo_server *s = le->data;
+
+		if (s != srv && !s->deactivated &&
+		    s->alive != SFO_ALIVE_DOWN && s->reg != SFO_REG_FAILED)
+			return false;
+	}
+
+	return true;
+}
+
+
+/**
+ * How long a request to this server may go unanswered: its retry budget,
+ * but the full 64*T1 when it is the last server left, as Yealink does
+ */
+uint32_t sfo_request_budget(const struct sfo_server *srv)
+{
+	if (last_hope(srv))
+		return 64 * SFO_T1_MS;
+
+	return sfo_budget_ms(srv->retries);
+}
+
+
 /**
  * Registration back-off after consecutive failures (RFC 5626 4.5):
  * min(max, base * 2^(fails-1)), then a random 50..100 % of it

@@ -150,7 +150,7 @@ void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
 /** When an INVITE without any provisional answer is given up */
 uint64_t sfo_invite_deadline(const struct sfo_invite *inv)
 {
-	return inv->sent + sfo_budget_ms(inv->srv->retries);
+	return inv->sent + sfo_request_budget(inv->srv);
 }
 
 

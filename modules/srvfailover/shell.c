@@ -99,6 +99,8 @@ static int do_register(struct sfo_server *srv, void *arg)
 	if (err)
 		return err;
 
+	probe_ping(srv);
+
 	/* a synchronous failure comes back as the return value */
 	in_register = srv;
 	err = ua_register(srv->ua);
@@ -145,8 +147,30 @@ static int do_options(struct sfo_server *srv, void *arg)
 {
 	(void)arg;
 
+	probe_ping(srv);
+
 	return ua_options_send(srv->ua, srv->probe_uri, options_handler,
 			       (void *)(uintptr_t)srv->req_id);
+}
+
+
+/* An ICMP error (probe.c) or another transport error for srv: the
+ * request in flight to it fails now, not at its timeout */
+void shell_transport_error(struct sfo_server *srv, int err)
+{
+	char text[80];
+
+	if (stopping)
+		return;
+
+	re_snprintf(text, sizeof(text), "%m (ICMP)", err);
+
+	if (srv->req == SFO_REQ_REGISTER)
+		sfo_reg_failed(srv, 0, text, shell_now());
+	else if (srv->req == SFO_REQ_OPTIONS)
+		sfo_options_answer(srv, srv->req_id, 0, text, shell_now());
+
+	dial_transport_error(srv, text);
 }
 
 
@@ -527,6 +551,7 @@ static int module_init(void)
 	err  = uag_event_register(ua_event_handler, NULL);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
 	err |= dial_init();
+	probe_init(&lines);
 	if (err)
 		return err;
 
@@ -545,6 +570,7 @@ static int module_close(void)
 {
 	stopping = true;
 	dial_close();
+	probe_close();
 	cmd_unregister(baresip_commands(), cmdv);
 	uag_event_unregister(ua_event_handler);
 	list_flush(&wakes);

@@ -6,9 +6,16 @@ struct list *shell_lines(void);
 struct sfo_server *shell_server_of_ua(const struct ua *ua);
 void shell_current_working(const struct sfo_line *line);
 uint64_t shell_now(void);
+void shell_transport_error(struct sfo_server *srv, int err);
 
 /* dial.c */
 int  dial_init(void);
 void dial_close(void);
 void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
 		   struct call *call, const char *prm);
+void dial_transport_error(const struct sfo_server *srv, const char *text);
+
+/* probe.c */
+void probe_init(const struct list *lines);
+void probe_ping(const struct sfo_server *srv);
+void probe_close(void);
