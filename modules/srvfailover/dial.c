@@ -278,33 +278,10 @@ void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
 }
 
 
-/* Every SIP message in and out; we read the answers to our INVITEs,
- * because libre says nothing of a 100 Trying */
-static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
-			  const struct sa *dst, const uint8_t *pkt,
-			  size_t len, void *arg)
+/* A 1xx to one of our INVITEs: the server is alive, whatever follows */
+static void provisional(const struct sip_msg *msg)
 {
-	struct sip_msg *msg = NULL;
-	struct mbuf *mb;
 	struct le *le;
-	(void)tp;
-	(void)src;
-	(void)dst;
-	(void)arg;
-
-	if (tx || list_isempty(&attempts) || len < 12 ||
-	    memcmp(pkt, "SIP/2.0 1", 9))
-		return;
-
-	mb = mbuf_alloc(len);
-	if (!mb)
-		return;
-
-	(void)mbuf_write_mem(mb, pkt, len);
-	mb->pos = 0;
-
-	if (sip_msg_decode(&msg, mb) || pl_strcmp(&msg->cseq.met, "INVITE"))
-		goto out;
 
 	LIST_FOREACH(&attempts, le) {
 		struct attempt *a = le->data;
@@ -314,8 +291,87 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 			tmr_cancel(&a->budget);
 		}
 	}
+}
 
- out:
+
+/* The server a response came from: an INVITE's by its call, others by
+ * the To URI (our REGISTER and OPTIONS go to sip:user@server) */
+static struct sfo_server *server_of_response(const struct sip_msg *msg)
+{
+	struct le *le, *se;
+
+	LIST_FOREACH(&attempts, le) {
+		struct attempt *a = le->data;
+
+		if (a->call && !pl_strcmp(&msg->callid, call_id(a->call)))
+			return a->inv.srv;
+	}
+
+	LIST_FOREACH(shell_lines(), le) {
+		struct sfo_line *line = le->data;
+
+		LIST_FOREACH(&line->servers, se) {
+			struct sfo_server *srv = se->data;
+			uint16_t port = msg->to.uri.port ? msg->to.uri.port :
+				5060;
+
+			if (!pl_strcasecmp(&msg->to.uri.host, srv->host) &&
+			    port == (srv->port ? srv->port : 5060))
+				return srv;
+		}
+	}
+
+	return NULL;
+}
+
+
+static void retry_after(const struct sip_msg *msg)
+{
+	const struct sip_hdr *hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
+	struct pl secs;
+
+	if (!hdr || re_regex(hdr->val.p, hdr->val.l, "[0-9]+", &secs))
+		return;
+
+	sfo_retry_after(server_of_response(msg), pl_u32(&secs));
+}
+
+
+/* Every SIP message in and out. libre says nothing of a 100 Trying and
+ * ignores Retry-After: both are read here, before the stack acts on the
+ * response. */
+static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
+			  const struct sa *dst, const uint8_t *pkt,
+			  size_t len, void *arg)
+{
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb;
+	(void)tp;
+	(void)src;
+	(void)dst;
+	(void)arg;
+
+	if (tx || len < 12 || memcmp(pkt, "SIP/2.0 ", 8))
+		return;
+
+	/* only 1xx and 503 matter here: no parsing for the rest */
+	if (pkt[8] != '1' && memcmp(pkt + 8, "503", 3))
+		return;
+
+	mb = mbuf_alloc(len);
+	if (!mb)
+		return;
+
+	(void)mbuf_write_mem(mb, pkt, len);
+	mb->pos = 0;
+
+	if (!sip_msg_decode(&msg, mb)) {
+		if (msg->scode < 200 && !pl_strcmp(&msg->cseq.met, "INVITE"))
+			provisional(msg);
+		else if (msg->scode == 503)
+			retry_after(msg);
+	}
+
 	mem_deref(msg);
 	mem_deref(mb);
 }
