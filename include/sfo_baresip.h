@@ -14,6 +14,7 @@ struct commands;
 struct ui_sub;
 struct sip_msg;
 struct conf;
+struct network;
 
 
 /* enum ua_event of baresip 1.0.0; 1.1.0 renumbers it */
@@ -75,6 +76,8 @@ struct ua *uag_current(void);
 struct list *uag_list(void);
 int  account_set_regint(struct account *acc, uint32_t regint);
 struct sip *uag_sip(void);
+struct network *baresip_network(void);
+struct dnsc *net_dnsc(const struct network *net);
 
 const char *call_id(const struct call *call);
 const char *call_peeruri(const struct call *call);

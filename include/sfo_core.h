@@ -56,6 +56,7 @@ enum {
 	SFO_CODES_MAX = 16,
 	SFO_T1_MS = 500,
 	SFO_RETRY_AFTER_MAX = 3600,  /* s: longest Retry-After honoured */
+	SFO_TARGETS_MAX = 8,         /* hosts used of one DNS name      */
 };
 
 /* Failover codes: three characters each, digits or '?' */
@@ -69,7 +70,12 @@ struct sfo_line;
 struct sfo_server {
 	struct le le;
 	struct sfo_line *line;
-	unsigned prio;             /* 1 = main                          */
+	unsigned prio;             /* 1 = main, as configured           */
+	unsigned order;            /* place in the line, targets apart  */
+	unsigned rank;             /* DNS target: 0 primary, 1 secondary */
+	char *dns;                 /* the name it came from, if any     */
+	char *entry;               /* DNS: the account, before routing  */
+	bool unresolved;           /* a name with no target yet         */
 	char *account;             /* ua_alloc() line; holds secrets    */
 	char *uri;                 /* sip:host[:port], for people       */
 	char *transport;           /* udp, tcp or tls                   */
@@ -120,6 +126,15 @@ struct sfo_ops {
 		       void *arg);
 	/* call sfo_tick() at this time (0: nothing pending) */
 	void (*wake)(struct sfo_line *line, uint64_t at, void *arg);
+	/* a DNS target came or went: make or drop its user agent */
+	int  (*added)(struct sfo_server *srv, void *arg);
+	void (*removed)(struct sfo_server *srv, void *arg);
+};
+
+/* One host a DNS name resolved to */
+struct sfo_target {
+	char host[64];
+	uint16_t port;
 };
 
 struct sfo_line {
@@ -172,6 +187,7 @@ enum sfo_verdict {
 
 /* line.c */
 int  sfo_line_alloc(struct sfo_line **linep, const char *user);
+int  sfo_server_alloc(struct sfo_server **srvp, struct sfo_line *line);
 int  sfo_server_add(struct sfo_line *line, struct sfo_server **srvp);
 void sfo_line_set_ops(struct sfo_line *line, const struct sfo_ops *ops,
 		      void *arg, uint32_t seed);
@@ -219,6 +235,13 @@ void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
 uint64_t sfo_invite_deadline(const struct sfo_invite *inv);
 enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
 				   const char *text, uint64_t now);
+
+
+/* targets.c */
+int  sfo_targets_set(struct sfo_line *line, unsigned prio,
+		     const struct sfo_target *tv, size_t tc, uint64_t now);
+void sfo_targets_failed(struct sfo_line *line, unsigned prio,
+			const char *text, uint64_t now);
 
 
 /* policy.c */

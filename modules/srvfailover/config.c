@@ -271,6 +271,7 @@ static int names(struct sfo_server *srv, const struct sip_addr *addr,
 	const struct uri *u = &addr->uri;
 	bool v6 = u->af == AF_INET6;
 	char port[8] = "";
+	struct sa sa;
 	int err;
 
 	if (u->port)
@@ -278,6 +279,13 @@ static int names(struct sfo_server *srv, const struct sip_addr *addr,
 
 	srv->port = u->port;
 	err  = pl_strdup(&srv->host, &u->host);
+
+	/* a name, not an address: DNS failover mode, targets come later */
+	if (!err && sa_set(&sa, &u->host, 0)) {
+		err = pl_strdup(&srv->dns, &u->host);
+		srv->unresolved = true;
+	}
+
 	err |= re_sdprintf(&srv->uri, "sip:%s%r%s%s", v6 ? "[" : "",
 			   &u->host, v6 ? "]" : "", port);
 	err |= re_sdprintf(&srv->probe_uri, "sip:%s@%s%r%s%s;transport=%s",
@@ -369,6 +377,9 @@ static int server(struct ctx *c, struct list *lines, const struct pl *text,
 		mbuf_set_pos(acc, 0);
 		err = mbuf_strdup(acc, &srv->account, acc->end);
 	}
+
+	if (!err && srv->dns)
+		err = str_dup(&srv->entry, srv->account);
 
 	if (err)
 		line->rejected = true;

@@ -220,7 +220,7 @@ static bool first_active(const struct sfo_line *line,
 	LIST_FOREACH(&line->servers, le) {
 		const struct sfo_server *s = le->data;
 
-		if (!s->deactivated)
+		if (!s->deactivated && !s->unresolved)
 			return s == w;
 	}
 
@@ -280,22 +280,20 @@ static void switch_reason(struct sfo_line *line,
 			  const struct sfo_server *old,
 			  const struct sfo_server *w)
 {
+	char *r = line->reason;
+	size_t sz = sizeof(line->reason);
+
 	if (!old)
-		re_snprintf(line->reason, sizeof(line->reason),
-			    "server %u registered", w->prio);
+		re_snprintf(r, sz, "server %u registered", w->prio);
 	else if (old->deactivated)
-		re_snprintf(line->reason, sizeof(line->reason),
-			    "server %u deactivated", old->prio);
-	else if (old->reg != SFO_REG_OK)
-		re_snprintf(line->reason, sizeof(line->reason),
-			    "server %u: %s", old->prio, old->last_text);
-	else if (w && w->prio < old->prio)
-		re_snprintf(line->reason, sizeof(line->reason),
-			    "fail-back: server %u registered again",
+		re_snprintf(r, sz, "server %u deactivated", old->prio);
+	else if (w && w->order < old->order)
+		re_snprintf(r, sz, "fail-back: server %u registered again",
 			    w->prio);
+	else if (old->reg != SFO_REG_OK)
+		re_snprintf(r, sz, "server %u: %s", old->prio, old->last_text);
 	else
-		re_snprintf(line->reason, sizeof(line->reason),
-			    "mode %s", sfo_mode_name(line->mode));
+		re_snprintf(r, sz, "mode %s", sfo_mode_name(line->mode));
 }
 
 
@@ -303,9 +301,9 @@ static void count_switch(struct sfo_line *line,
 			 const struct sfo_server *from,
 			 const struct sfo_server *to)
 {
-	if (to->prio > from->prio)
+	if (to->order > from->order)
 		++line->failovers;
-	else if (to->prio < from->prio)
+	else if (to->order < from->order)
 		++line->failbacks;
 }
 
@@ -330,7 +328,7 @@ static void set_working(struct sfo_line *line, uint64_t now)
 	if (old || !from)
 		switch_reason(line, old, w);
 
-	if (old && (!w || w->prio > old->prio))
+	if (old && (!w || w->order > old->order))
 		line->degraded = true;
 
 	line->working = w;

@@ -27,6 +27,8 @@ static void server_destructor(void *arg)
 	mem_deref(srv->transport);
 	mem_deref(srv->probe_uri);
 	mem_deref(srv->host);
+	mem_deref(srv->dns);
+	mem_deref(srv->entry);
 }
 
 
@@ -74,8 +76,8 @@ int sfo_line_alloc(struct sfo_line **linep, const char *user)
 }
 
 
-/** Append a server of the next priority to a line */
-int sfo_server_add(struct sfo_line *line, struct sfo_server **srvp)
+/** A server of a line with the defaults, not in its list yet */
+int sfo_server_alloc(struct sfo_server **srvp, struct sfo_line *line)
 {
 	struct sfo_server *srv;
 
@@ -87,11 +89,29 @@ int sfo_server_add(struct sfo_line *line, struct sfo_server **srvp)
 		return ENOMEM;
 
 	srv->line = line;
-	srv->prio = list_count(&line->servers) + 1;
 	srv->regint = 3600;
 	srv->retries = 3;
 	srv->state = SFO_ST_STANDBY;
 	srv->rtt = -1;
+
+	*srvp = srv;
+
+	return 0;
+}
+
+
+/** Append a server of the next priority to a line */
+int sfo_server_add(struct sfo_line *line, struct sfo_server **srvp)
+{
+	struct sfo_server *srv;
+	int err;
+
+	err = sfo_server_alloc(&srv, line);
+	if (err)
+		return err;
+
+	srv->prio = list_count(&line->servers) + 1;
+	srv->order = srv->prio;
 	list_append(&line->servers, &srv->le, srv);
 
 	*srvp = srv;

@@ -20,6 +20,37 @@
 #include "sfo_core.h"
 
 
+/* Not to be used: deactivated, or a DNS name without a target yet */
+static bool off(const struct sfo_server *s)
+{
+	return s->deactivated || s->unresolved;
+}
+
+
+/* Parallel mode registers one target of a DNS name at a time: a target
+ * waits while one before it is registered or has not failed yet */
+static bool covered(const struct sfo_line *line, const struct sfo_server *s)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		const struct sfo_server *o = le->data;
+
+		if (o == s)
+			break;
+
+		if (o->prio != s->prio || off(o))
+			continue;
+
+		if (o->reg == SFO_REG_OK ||
+		    (!o->reg_fails && o->alive != SFO_ALIVE_DOWN))
+			return true;
+	}
+
+	return false;
+}
+
+
 /* The server the line is on now, or is heading for */
 static struct sfo_server *current(const struct sfo_line *line)
 {
@@ -29,7 +60,7 @@ static struct sfo_server *current(const struct sfo_line *line)
 
 static bool usable(const struct sfo_line *line, const struct sfo_server *s)
 {
-	if (s->deactivated)
+	if (off(s))
 		return false;
 
 	if (line->mode == SFO_PARALLEL)
@@ -42,7 +73,7 @@ static bool usable(const struct sfo_line *line, const struct sfo_server *s)
 static bool candidate(const struct sfo_line *line,
 		      const struct sfo_server *s, uint64_t now)
 {
-	if (s->deactivated)
+	if (off(s))
 		return false;
 
 	if (s->reg == SFO_REG_OK)
@@ -75,7 +106,7 @@ static struct sfo_server *best(const struct sfo_line *line, uint64_t now)
 		if (candidate(line, s, now))
 			return s;
 
-		if (line->mode == SFO_CISCO && !s->deactivated &&
+		if (line->mode == SFO_CISCO && !off(s) &&
 		    s->alive == SFO_ALIVE_UNKNOWN && s->reg != SFO_REG_FAILED)
 			return NULL;
 	}
@@ -130,7 +161,7 @@ struct sfo_server *sfo_choose(const struct sfo_line *line, uint64_t now,
 	if (!cur)
 		return b;
 
-	if (!b || b->prio >= cur->prio || !may_fail_back(line, cur, b, now))
+	if (!b || b->order >= cur->order || !may_fail_back(line, cur, b, now))
 		return cur;
 
 	*failback = true;
@@ -144,10 +175,13 @@ bool sfo_wants_registered(const struct sfo_line *line,
 {
 	const struct sfo_server *t = line->target;
 
-	if (s->deactivated)
+	if (off(s))
 		return false;
 
-	if (line->mode == SFO_PARALLEL || s == t)
+	if (line->mode == SFO_PARALLEL)
+		return !covered(line, s);
+
+	if (s == t)
 		return true;
 
 	/* a call keeps its server registered until it ends */
@@ -181,7 +215,7 @@ bool sfo_probe_due(const struct sfo_line *line,
 {
 	const struct sfo_server *t = line->target;
 
-	if (s->deactivated || s->req != SFO_REQ_NONE)
+	if (off(s) || s->req != SFO_REQ_NONE)
 		return false;
 
 	/* the registered ones are watched with OPTIONS in every mode */
@@ -201,7 +235,7 @@ bool sfo_probe_due(const struct sfo_line *line,
 		if (!t)
 			return now >= s->retry_at;
 
-		if (s->prio > t->prio || line->fb == SFO_FB_NEVER)
+		if (s->order > t->order || line->fb == SFO_FB_NEVER)
 			return false;
 
 		return now >= s->probe_at;
@@ -217,6 +251,10 @@ enum sfo_state sfo_state_of(const struct sfo_line *line,
 {
 	if (s->deactivated)
 		return SFO_ST_DEACTIVATED;
+
+	if (s->unresolved)
+		return s->alive == SFO_ALIVE_DOWN ? SFO_ST_UNREACHABLE :
+			SFO_ST_STANDBY;
 
 	switch (s->reg) {
 

@@ -84,27 +84,30 @@ static int probe_open(struct sfo_server *srv)
 }
 
 
-/** A connected socket for every UDP server given by address */
-void probe_init(const struct list *lines)
+/** A connected socket for a UDP server given by address */
+void probe_add(struct sfo_server *srv)
 {
-	struct le *le, *se;
+	struct sa sa;
 
-	list_init(&probes);
+	if (str_casecmp(srv->transport, "udp") ||
+	    sa_set_str(&sa, srv->host, 5060))
+		return;
 
-	LIST_FOREACH(lines, le) {
-		struct sfo_line *line = le->data;
+	if (probe_open(srv))
+		warning("srvfailover: %s: no ICMP probe socket\n", srv->uri);
+}
 
-		LIST_FOREACH(&line->servers, se) {
-			struct sfo_server *srv = se->data;
-			struct sa sa;
 
-			if (str_casecmp(srv->transport, "udp") ||
-			    sa_set_str(&sa, srv->host, 5060))
-				continue;
+void probe_remove(const struct sfo_server *srv)
+{
+	struct le *le;
 
-			if (probe_open(srv))
-				warning("srvfailover: %s: no ICMP probe socket"
-					"\n", srv->uri);
+	LIST_FOREACH(&probes, le) {
+		struct probe *p = le->data;
+
+		if (p->srv == srv) {
+			mem_deref(p);
+			return;
 		}
 	}
 }

@@ -143,7 +143,7 @@ void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
 	inv->srv = srv;
 	inv->bypass = bypass;
 	inv->sent = now;
-	inv->tried = 1u << (srv->prio % 32);
+	inv->tried = 1u << (srv->order % 32);
 }
 
 
@@ -161,7 +161,7 @@ static struct sfo_server *next_server(const struct sfo_invite *inv)
 	LIST_FOREACH(&inv->srv->line->servers, le) {
 		struct sfo_server *s = le->data;
 
-		if (!(inv->tried & (1u << (s->prio % 32))) && may_carry(s))
+		if (!(inv->tried & (1u << (s->order % 32))) && may_carry(s))
 			return s;
 	}
 
@@ -204,7 +204,7 @@ enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
 		return SFO_INV_FAILED;
 
 	inv->srv = next;
-	inv->tried |= 1u << (next->prio % 32);
+	inv->tried |= 1u << (next->order % 32);
 	inv->sent = now;
 	inv->provisional = false;
 

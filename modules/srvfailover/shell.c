@@ -243,6 +243,9 @@ static void do_wake(struct sfo_line *line, uint64_t at, void *arg)
 }
 
 
+static int server_up(struct sfo_server *srv, void *arg);
+static void server_down(struct sfo_server *srv, void *arg);
+
 static const struct sfo_ops ops = {
 	do_register,
 	do_unregister,
@@ -250,6 +253,8 @@ static const struct sfo_ops ops = {
 	do_working,
 	do_report,
 	do_wake,
+	server_up,
+	server_down,
 };
 
 
@@ -425,24 +430,62 @@ static enum sfo_mode default_mode(const char *dir)
 }
 
 
+/* A server's user agent, and its ICMP probe; a DNS name is resolved
+ * first, its targets come back through server_up() */
+static int server_up(struct sfo_server *srv, void *arg)
+{
+	struct ua *ua = NULL;
+	int err;
+	(void)arg;
+
+	if (srv->unresolved)
+		return resolve_start(srv);
+
+	err = ua_alloc(&ua, srv->account);
+	if (err) {
+		warning("srvfailover: line %s server %u %s: baresip"
+			" rejects the account: %m\n", srv->line->user,
+			srv->prio, srv->uri, err);
+		return err;
+	}
+
+	srv->ua = ua;
+	probe_add(srv);
+
+	return 0;
+}
+
+
+/* baresip's current UA must not stay pointing at a destroyed one */
+static void server_down(struct sfo_server *srv, void *arg)
+{
+	const struct sfo_line *line = srv->line;
+	struct ua *ua = srv->ua;
+	(void)arg;
+
+	probe_remove(srv);
+	srv->ua = NULL;
+
+	if (!ua)
+		return;
+
+	if (uag_current() == ua)
+		uag_current_set(line->working && line->working->ua ?
+				line->working->ua : NULL);
+
+	ua_destroy(ua);
+}
+
+
 static int servers_create(struct sfo_line *line)
 {
 	struct le *le;
 	int err = 0;
 
 	LIST_FOREACH(&line->servers, le) {
-		struct sfo_server *srv = le->data;
-		struct ua *ua = NULL;
-
-		err = ua_alloc(&ua, srv->account);
-		if (err) {
-			warning("srvfailover: line %s server %u %s: baresip"
-				" rejects the account: %m\n", line->user,
-				srv->prio, srv->uri, err);
+		err = server_up(le->data, NULL);
+		if (err)
 			break;
-		}
-
-		srv->ua = ua;
 	}
 
 	return err;
@@ -453,17 +496,8 @@ static void servers_destroy(struct sfo_line *line)
 {
 	struct le *le;
 
-	LIST_FOREACH(&line->servers, le) {
-		struct sfo_server *srv = le->data;
-
-		if (srv->ua && uag_current() == srv->ua)
-			uag_current_set(NULL);
-
-		if (srv->ua)
-			ua_destroy(srv->ua);
-
-		srv->ua = NULL;
-	}
+	LIST_FOREACH(&line->servers, le)
+		server_down(le->data, NULL);
 }
 
 
@@ -551,7 +585,6 @@ static int module_init(void)
 	err  = uag_event_register(ua_event_handler, NULL);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
 	err |= dial_init();
-	probe_init(&lines);
 	if (err)
 		return err;
 
@@ -570,6 +603,7 @@ static int module_close(void)
 {
 	stopping = true;
 	dial_close();
+	resolve_close();
 	probe_close();
 	cmd_unregister(baresip_commands(), cmdv);
 	uag_event_unregister(ua_event_handler);

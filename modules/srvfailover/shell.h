@@ -15,7 +15,12 @@ void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
 		   struct call *call, const char *prm);
 void dial_transport_error(const struct sfo_server *srv, const char *text);
 
+/* resolve.c */
+int  resolve_start(struct sfo_server *srv);
+void resolve_close(void);
+
 /* probe.c */
-void probe_init(const struct list *lines);
+void probe_add(struct sfo_server *srv);
+void probe_remove(const struct sfo_server *srv);
 void probe_ping(const struct sfo_server *srv);
 void probe_close(void);

@@ -101,8 +101,10 @@ static int server_json(struct odict *arr, const struct sfo_server *s,
 		odict_entry_add(o, "rtt_ms", ODICT_INT, (int64_t)s->rtt) :
 		odict_entry_add(o, "rtt_ms", ODICT_NULL);
 	err |= odict_entry_add(o, "calls", ODICT_INT, (int64_t)s->calls);
+	if (s->dns)
+		err |= odict_entry_add(o, "dns", ODICT_STRING, s->dns);
 
-	re_snprintf(idx, sizeof(idx), "%u", s->prio);
+	re_snprintf(idx, sizeof(idx), "%u", s->order);
 	if (!err)
 		err = odict_entry_add(arr, idx, ODICT_OBJECT, o);
 

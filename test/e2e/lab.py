@@ -19,7 +19,6 @@ import ctypes
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
@@ -59,21 +58,36 @@ def wait_for(predicate, timeout, what=None, interval=0.1):
         time.sleep(interval)
 
 
-def sleep(seconds):
-    time.sleep(seconds)
-
-
 # --------------------------------------------------------------------------
 # processes
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _die_with_parent():
     """preexec_fn: the child gets SIGKILL when the test process dies."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def become_subreaper():
+    """Orphaned descendants (kamailio's children) become our children, so
+    that reap() can collect them instead of leaving zombies behind."""
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap():
+    """Collect every child that has ended (call when no Popen is waiting:
+    a Popen whose child was collected here reports returncode 0)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _proc_stat(pid):
@@ -88,6 +102,11 @@ def _proc_stat(pid):
 
 
 def alive(pid):
+    """Running (not gone, not a zombie). Reaps pid if it is our child."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
     st = _proc_stat(pid)
     return st is not None and st[0] not in ("Z", "X")
 
@@ -237,6 +256,9 @@ class Kamailio(Proc):
         self.ip, self.port = ip, port
         self.rundir = lab.path("kamailio-%s-%d" % (ip, port))
         os.makedirs(self.rundir, exist_ok=True)
+        if len(self.rundir) > 99:  # sun_path of the ctl socket
+            raise LabError("lab dir path too long for kamailio's control "
+                           "socket: %s" % self.rundir)
         argv = ["kamailio", "-DD", "-E", "-f", KAMAILIO_CFG,
                 "-Y", self.rundir, "-P", os.path.join(self.rundir, "pid"),
                 "-m", "32", "-M", "4",
@@ -368,7 +390,8 @@ class Ctrl:
 
     A reader thread sorts what arrives: command responses (by token) and
     UA events, which are kept in self.events in arrival order, each with
-    an added "t" (time.monotonic()).
+    an added "t" (time.time(), the clock of the wire capture). Events from
+    before the connection (the first ~50 ms of baresip) are not seen.
     """
 
     def __init__(self, addr, timeout=10):
@@ -423,7 +446,7 @@ class Ctrl:
                     continue
                 with self.cond:
                     if obj.get("event"):
-                        obj["t"] = time.monotonic()
+                        obj["t"] = time.time()
                         self.events.append(obj)
                     else:
                         self.responses[obj.get("token")] = obj
@@ -566,14 +589,18 @@ class Baresip(Proc):
     def status(self):
         return self.ctrl.status()
 
+    def log_text(self):
+        """baresip's output, without its colour codes."""
+        return re.sub(r"\x1b\[[0-9;]*m", "", super().log_text())
+
     def lines(self, pattern="srvfailover:"):
         """Log lines containing pattern (a plain string)."""
         return [l for l in self.log_text().splitlines() if pattern in l]
 
     def terminate(self, timeout=3):
-        if self.ctrl:
-            self.ctrl.close()
         super().terminate(timeout)
+        if self.ctrl:  # after baresip: it sends events until it ends
+            self.ctrl.close()
 
 
 # --------------------------------------------------------------------------
@@ -612,8 +639,9 @@ class Capture(Proc):
     def __init__(self, lab, iface="lo", bpf=FILTER):
         self.file = lab.path("wire.pcap")
         super().__init__(lab, "tcpdump", [
-            "tcpdump", "-i", iface, "-U", "-n", "-s", "0", "-Z", "root",
-            "-w", self.file, bpf], lab.path("tcpdump.log"))
+            "tcpdump", "-i", iface, "-U", "--immediate-mode", "-n",
+            "-s", "0", "-Z", "root", "-w", self.file, bpf],
+            lab.path("tcpdump.log"))
 
     def start(self, timeout=10):
         super().start()
@@ -635,7 +663,8 @@ class Capture(Proc):
         super().terminate(1)
 
     def messages(self):
-        """SIP messages captured so far (the file is flushed per packet)."""
+        """SIP messages captured so far (the file is flushed per packet,
+        a few ms after it was sent)."""
         try:
             with open(self.file, "rb") as f:
                 data = f.read()
@@ -890,6 +919,7 @@ class Lab:
     """
 
     def __init__(self, directory, module=None):
+        become_subreaper()
         self.dir = directory
         self.module = module
         os.makedirs(directory, exist_ok=True)
@@ -914,9 +944,12 @@ class Lab:
     def sipp(self, scenario, ip, port=5060, **kw):
         return Sipp(self, scenario, ip, port, **kw).start()
 
-    def responder_503(self, ip, port=5060):
-        """A server answering every request with 503."""
-        return self.sipp("reply_503", ip, port, deadcall_wait=0)
+    def responder_503(self, ip, port=5060, retry_after=None):
+        """A server answering every request with 503 (and Retry-After)."""
+        if retry_after is None:
+            return self.sipp("reply_503", ip, port, deadcall_wait=0)
+        return self.sipp("reply_503_retry_after", ip, port, deadcall_wait=0,
+                         extra=["-key", "retry_after", str(retry_after)])
 
     def uas(self, ip=CALLEE, port=5060, scenario="uas"):
         """The callee: INVITE -> 100/180/200, then waits for the BYE."""
@@ -930,8 +963,41 @@ class Lab:
         self.baresip_proc = Baresip(self, module, **kw).start()
         return self.baresip_proc
 
+    def drop(self, ip, on=True):
+        """Silently drop (nft, in this namespace) every packet sent to ip:
+        a server that vanished without an ICMP. on=False lets them pass."""
+        def nft(*args):
+            r = subprocess.run(["nft"] + list(args), capture_output=True,
+                               text=True, timeout=10)
+            if r.returncode:
+                raise LabError("nft %s: %s" % (" ".join(args),
+                                               r.stderr.strip()))
+            return r.stdout
+        if not getattr(self, "_nft", False):
+            nft("add", "table", "inet", "lab")
+            nft("add", "chain", "inet", "lab", "out",
+                "{ type filter hook output priority 0; }")
+            self._nft = True
+        if on:
+            nft("add", "rule", "inet", "lab", "out", "ip", "daddr", ip,
+                "drop", "comment", '"drop %s"' % ip)
+            return
+        for line in nft("-a", "list", "chain", "inet", "lab",
+                        "out").splitlines():
+            m = re.search(r'"drop %s".*# handle (\d+)' % re.escape(ip),
+                          line)
+            if m:
+                nft("delete", "rule", "inet", "lab", "out", "handle",
+                    m.group(1))
+
     def wire(self):
+        """SIP messages on the wire so far."""
         return self.capture_proc.messages() if self.capture_proc else []
+
+    def wire_until(self, predicate, timeout, what=None):
+        """Wait until predicate(messages) is true; return its value."""
+        return wait_for(lambda: predicate(self.wire()), timeout,
+                        what or "a message on the wire", interval=0.1)
 
     def close(self):
         first = [p for p in (self.baresip_proc, self.capture_proc) if p]
@@ -942,6 +1008,7 @@ class Lab:
             except Exception:  # keep cleaning up
                 if p.running():
                     kill_tree(p.pid)
+        reap()
 
     def __enter__(self):
         return self

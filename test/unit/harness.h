@@ -2,7 +2,9 @@
  * harness.h  Drives the core: a config text in, recorded actions out
  *
  * Each action the core asks for is recorded as a short string
- * ("reg 1", "unreg 2", "options 3", "working 2"); tests look for them
+ * ("reg 1", "unreg 2", "options 3", "working 2": the number is the
+ * place of the server in the line: its priority, but for DNS targets);
+ * tests look for them
  * and feed answers back with the time passed in.
  */
 #include <stdarg.h>
@@ -47,7 +49,7 @@ static void rec(const char *fmt, ...)
 static int h_reg(struct sfo_server *srv, void *arg)
 {
 	(void)arg;
-	rec("reg %u", srv->prio);
+	rec("reg %u", srv->order);
 	return H.reg_err;
 }
 
@@ -55,14 +57,14 @@ static int h_reg(struct sfo_server *srv, void *arg)
 static void h_unreg(struct sfo_server *srv, void *arg)
 {
 	(void)arg;
-	rec("unreg %u", srv->prio);
+	rec("unreg %u", srv->order);
 }
 
 
 static int h_options(struct sfo_server *srv, void *arg)
 {
 	(void)arg;
-	rec("options %u", srv->prio);
+	rec("options %u", srv->order);
 	return 0;
 }
 
@@ -71,7 +73,7 @@ static void h_working(struct sfo_line *line, void *arg)
 {
 	(void)arg;
 	if (line->working)
-		rec("working %u", line->working->prio);
+		rec("working %u", line->working->order);
 	else
 		rec("working none");
 }
@@ -95,8 +97,24 @@ static void h_wake(struct sfo_line *line, uint64_t at, void *arg)
 }
 
 
+static int h_added(struct sfo_server *srv, void *arg)
+{
+	(void)arg;
+	rec("added %s", srv->uri);
+	return 0;
+}
+
+
+static void h_removed(struct sfo_server *srv, void *arg)
+{
+	(void)arg;
+	rec("removed %s", srv->uri);
+}
+
+
 static const struct sfo_ops h_ops = {
-	h_reg, h_unreg, h_options, h_working, h_report, h_wake
+	h_reg, h_unreg, h_options, h_working, h_report, h_wake,
+	h_added, h_removed
 };
 
 

@@ -125,6 +125,8 @@ static void test_cisco_fails_back_and_unregisters_lower(void **s)
 	assert_ptr_equal(srv(1), line1()->working);
 	assert_string_equal("Reachable", state(2));
 	assert_int_equal(1, line1()->failbacks);
+	assert_true(reported("working server 2 -> 1"));
+	assert_true(reported("fail-back: server 1 registered again"));
 }
 
 

@@ -1,0 +1,179 @@
+"""Shared steps of the srvfailover scenarios (not a test file).
+
+The standard lab: kamailio on 127.0.0.2, .3 and .4 (port 5060) = servers
+1, 2 and 3 of line 100; the sipp UAS on 127.0.0.99 as every kamailio's
+callee; baresip with the module on 127.0.0.10:5060; tcpdump from before
+baresip starts.
+"""
+
+import time
+
+import lab as L
+
+SERVERS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+USER = "100"
+
+# Short intervals, on a line's first server. sfo_probe_interval: cisco
+# OPTIONS checks; sfo_fallback_interval: sequential REGISTER probes;
+# sfo_retry_base/max: registration back-off (module README).
+LINE_PARAMS = {
+    "parallel": "sfo_probe_interval=2;sfo_failback=immediate;"
+                "sfo_retry_base=2;sfo_retry_max=8",
+    "cisco": "sfo_probe_interval=2;sfo_failback=immediate;"
+             "sfo_retry_base=2;sfo_retry_max=8",
+    "sequential": "sfo_probe_interval=2;sfo_fallback_interval=5;"
+                  "sfo_failback=immediate;sfo_retry_base=2;sfo_retry_max=8",
+}
+
+# What `srvfailover json` shows once a line has settled on server 1
+STEADY = {
+    "parallel": {1: "Registered*", 2: "Registered", 3: "Registered"},
+    "cisco": {1: "Registered", 2: "Reachable", 3: "Reachable"},
+    "sequential": {1: "Registered", 2: "Standby", 3: "Standby"},
+}
+
+# How long a scenario waits for the module (seconds)
+SETTLE = 15      # start-up to steady state
+DETECT = 25      # a dead/failing working server to working == 2
+FAILBACK = {"parallel": 30, "cisco": 20, "sequential": 25}
+
+
+def config(mode=None, user=USER, servers=SERVERS, line_params=None,
+           server_params="regint=60"):
+    """The module's `srvfailover` file for one line.
+
+    mode None: no sfo_mode (the config's srvfailover_mode decides).
+    """
+    params = LINE_PARAMS.get(mode or "cisco") if line_params is None \
+        else line_params
+    out = []
+    for i, ip in enumerate(servers):
+        line = "<sip:%s@%s;transport=udp>;%s" % (user, ip, server_params)
+        if i == 0:
+            if mode:
+                line += ";sfo_mode=" + mode
+            if params:
+                line += ";" + params
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def need_module(lab):
+    if not lab.module:
+        raise L.LabError("no --module given")
+
+
+def start(lab, mode=None, srvfailover=None, extra=(), uas="uas",
+          servers=SERVERS):
+    """Capture, kamailios, UAS, then baresip with the module.
+
+    Returns (baresip, {ip: kamailio}).
+    """
+    need_module(lab)
+    lab.capture()
+    kams = {ip: lab.kamailio(ip) for ip in servers}
+    if uas:
+        lab.uas(scenario=uas)
+    lab.t_start = time.time()
+    b = lab.baresip(lab.module, srvfailover=srvfailover or config(mode),
+                    extra=extra)
+    return b, kams
+
+
+def describe(status, user=USER):
+    line = L.line_of(status, user)
+    if not line:
+        return "no line %s in %s" % (user, status)
+    return "mode=%s working=%s %s" % (
+        line.get("mode"), line.get("working"),
+        ", ".join("%s:%s" % (s.get("prio"), s.get("state"))
+                  for s in line.get("servers", [])))
+
+
+def wait_status(b, what, check, timeout, user=USER):
+    """Poll `srvfailover json` until check(line dict) is true.
+
+    On timeout the error shows the last status of the line.
+    """
+    last = {}
+
+    def probe():
+        nonlocal last
+        last = b.status()
+        line = L.line_of(last, user)
+        return line if line and check(line) else None
+    try:
+        return L.wait_for(probe, timeout, what, interval=0.2)
+    except L.LabError as e:
+        raise L.LabError("%s; last: %s" % (e, describe(last, user)))
+
+
+def states_are(expect):
+    """check(): the line's servers show exactly these states."""
+    def check(line):
+        got = {s.get("prio"): s.get("state") for s in line["servers"]}
+        return all(got.get(p) == st for p, st in expect.items())
+    return check
+
+
+def wait_steady(b, mode, timeout=SETTLE, user=USER):
+    expect = STEADY[mode]
+    return wait_status(
+        b, "line %s steady in %s mode (%s, working 1)" % (user, mode, expect),
+        lambda line: line.get("working") == 1 and line.get("mode") == mode
+        and states_are(expect)(line), timeout, user)
+
+
+def server_state(line, prio):
+    for s in line["servers"]:
+        if s.get("prio") == prio:
+            return s.get("state")
+    return None
+
+
+def registered_on(mode, prio):
+    """check(): prio is the working server and registered."""
+    want = "Registered*" if mode == "parallel" else "Registered"
+    return lambda line: line.get("working") == prio and \
+        server_state(line, prio) == want
+
+
+def wire_registers(lab, ip, src=L.PHONE):
+    """All REGISTERs (un-REGISTERs too) baresip sent to ip so far."""
+    return L.requests(lab.wire(), "REGISTER", src=src, dst=ip)
+
+
+def assert_no_register(lab, ips, when):
+    msgs = lab.wire()
+    for ip in ips:
+        bad = L.requests(msgs, "REGISTER", dst=ip)
+        assert not bad, "%s: %d REGISTER to %s (the mode calls for none)" \
+            ":\n%s" % (when, len(bad), ip, L.summary(msgs))
+
+
+def wait_register_ok(lab, ip, since, timeout=5, what=None):
+    """A REGISTER (not un-) to ip sent after since, answered 2xx."""
+    try:
+        return lab.wire_until(
+            lambda m: L.registers_ok(m, ip, src=L.PHONE, since=since),
+            timeout, what or "REGISTER to %s answered 200" % ip)[0]
+    except L.LabError as e:
+        raise L.LabError("%s; wire since then:\n%s" % (e, L.summary(
+            [m for m in lab.wire() if m.t >= since])))
+
+
+def wait_unregister(lab, ip, after, timeout=5):
+    """An un-REGISTER to ip sent at or after time `after`."""
+    try:
+        return lab.wire_until(
+            lambda m: [x for x in L.requests(m, "REGISTER", src=L.PHONE,
+                                             dst=ip)
+                       if x.is_unregister and x.t >= after],
+            timeout, "un-REGISTER to %s" % ip)[0]
+    except L.LabError as e:
+        raise L.LabError("%s; wire since then:\n%s" % (e, L.summary(
+            [m for m in lab.wire() if m.t >= after])))
+
+
+def srvfailover_lines(b):
+    return b.lines("srvfailover:")

@@ -1,0 +1,148 @@
+"""Failure detection (SPEC "Failure detection"), measured on the wire:
+ICMP unreachable, no answer within the retry budget, TCP refused, and
+the fail-back policy `never`."""
+
+import time
+
+import lab as L
+from common import (LINE_PARAMS, SERVERS, USER, config, registered_on,
+                    start, states_are, wait_status, wait_steady)
+
+S1, S2, S3 = SERVERS
+
+
+def first_request_after(lab, ip, t):
+    reqs = [m for m in L.requests(lab.wire(), src=L.PHONE, dst=ip)
+            if m.t >= t]
+    return reqs[0] if reqs else None
+
+
+def switch_delay(lab, t_fail, failed_ip, to_ip):
+    """Seconds from the first request that met the failure to the
+    REGISTER that moves the line (both seen on the wire)."""
+    msgs = lab.wire()
+    met = first_request_after(lab, failed_ip, t_fail)
+    regs = [m for m in L.requests(msgs, "REGISTER", src=L.PHONE, dst=to_ip)
+            if m.t >= t_fail and not m.is_unregister]
+    assert met and regs, "wire after the failure:\n" + L.summary(
+        [m for m in msgs if m.t >= t_fail])
+    return regs[0].t - met.t, met
+
+
+def test_cisco_icmp_unreachable_fails_over_in_under_a_second(lab):
+    b, kams = start(lab, "cisco")
+    wait_steady(b, "cisco")
+    t = time.time()
+    kams[S1].kill()  # UDP port closed: every request draws ICMP
+    wait_status(b, "working 2", registered_on("cisco", 2), 25)
+    delay, met = switch_delay(lab, t, S1, S2)
+    assert delay < 1.0, (
+        "%.2fs from the %s to %s (ICMP port unreachable) to the REGISTER "
+        "to %s; the SPEC wants well under a second" % (
+            delay, met.method, S1, S2))
+
+
+def test_cisco_hung_server_fails_over_within_retry_budget(lab):
+    # sfo_retries=2 on server 1: no answer for 0.5*(2^2-1) = 1.5 s
+    text = config("cisco").splitlines()
+    text[0] += ";sfo_retries=2"
+    b, kams = start(lab, srvfailover="\n".join(text) + "\n")
+    wait_steady(b, "cisco")
+    t = time.time()
+    kams[S1].stop()  # SIGSTOP: silent, no ICMP
+    wait_status(b, "working 2", registered_on("cisco", 2), 25)
+    delay, met = switch_delay(lab, t, S1, S2)
+    assert 1.0 <= delay < 3.0, (
+        "%.2fs from the unanswered %s to %s to the REGISTER to %s; "
+        "budget 1.5 s (sfo_retries=2)" % (delay, met.method, S1, S2))
+    kams[S1].cont()
+    wait_status(b, "back on 1 after SIGCONT", registered_on("cisco", 1), 20)
+
+
+def test_cisco_tcp_server_killed_fails_over(lab):
+    text = config("cisco").replace("transport=udp", "transport=tcp")
+    b, kams = start(lab, srvfailover=text)
+    wait_steady(b, "cisco")
+    L.wait_for(lambda: kams[S1].contacts(USER), 5, "contact at " + S1)
+    t = time.time()
+    kams[S1].kill()  # connection reset, then refused
+    wait_status(b, "working 2 over TCP", registered_on("cisco", 2), 10)
+    took = time.time() - t
+    L.wait_for(lambda: kams[S2].contacts(USER), 5, "contact at " + S2)
+    assert took < 4, "%.1fs to fail over after a TCP reset" % took
+    kams[S1].start()
+    wait_status(b, "back on 1 over TCP", registered_on("cisco", 1), 20)
+
+
+def test_cisco_failback_never_stays_on_backup(lab):
+    params = LINE_PARAMS["cisco"].replace("sfo_failback=immediate",
+                                          "sfo_failback=never")
+    b, kams = start(lab, srvfailover=config("cisco", line_params=params))
+    wait_steady(b, "cisco")
+    kams[S1].kill()
+    wait_status(b, "working 2", registered_on("cisco", 2), 25)
+    kams[S1].start()
+    wait_status(b, "server 1 Reachable again",
+                states_are({1: "Reachable", 2: "Registered"}), 15)
+    time.sleep(5)
+    st = b.status()
+    assert L.working(st, USER) == 2, "left the backup with failback=never"
+    # the backup fails: now the line goes back to server 1
+    kams[S2].kill()
+    wait_status(b, "working 1 once 2 fails", registered_on("cisco", 1), 25)
+
+
+def test_parallel_dead_server_register_backoff(lab):
+    # sfo_retry_base=2, sfo_retry_max=8: waits of 50..100 % of 2, 4, 8,
+    # 8, ... s between attempts; never a REGISTER storm
+    b, kams = start(lab, "parallel")
+    wait_steady(b, "parallel")
+    t = time.time()
+    kams[S1].kill()
+    time.sleep(20)
+    regs = [m for m in L.requests(lab.wire(), "REGISTER", src=L.PHONE,
+                                  dst=S1)
+            if m.t >= t and not m.is_unregister]
+    first = {}
+    for m in regs:  # an attempt is a transaction: Call-ID + CSeq
+        first.setdefault((m.call_id, m.cseq), m.t)
+    attempts = sorted(first.values())
+    gaps = [round(b_ - a, 1) for a, b_ in zip(attempts, attempts[1:])]
+    print("REGISTER attempts to dead %s in 20 s: %d, gaps %s, %d packets"
+          % (S1, len(attempts), gaps, len(regs)))
+    assert 2 <= len(attempts) <= 8, \
+        "%d REGISTER attempts in 20 s (gaps %s)" % (len(attempts), gaps)
+    assert max(gaps) >= 3.5, "no back-off: gaps %s" % gaps
+    # libre 1.1.0 cannot cancel a client transaction: one the module gave
+    # up on retransmits on its UDP schedule until 64*T1 (at most 11 sends).
+    # The module bounds the attempts, not the retransmissions of each.
+    assert len(regs) <= 11 * len(attempts), (
+        "%d REGISTER packets for %d attempts (gaps %s)" % (
+            len(regs), len(attempts), gaps))
+
+
+def test_cisco_503_retry_after_keeps_server_out(lab):
+    b, kams = start(lab, "cisco")
+    wait_steady(b, "cisco")
+    lab.drop(S1)
+    kams[S1].kill()
+    r503 = lab.responder_503(S1, retry_after=15)
+    lab.drop(S1, on=False)
+    wait_status(b, "working 2", registered_on("cisco", 2), 25)
+    first = lab.wire_until(lambda m: [x for x in m if x.status == 503 and
+                                      x.src == S1], 5, "the 503")[0]
+    r503.kill()
+    kams[S1].start()  # healthy again, but it asked for 15 s of rest
+    while time.time() < first.t + 12:
+        st = b.status()
+        assert L.working(st, USER) == 2, \
+            "left server 2 %.1fs after 503 with Retry-After: 15" % (
+                time.time() - first.t)
+        time.sleep(0.5)
+    regs = [m for m in L.requests(lab.wire(), "REGISTER", src=L.PHONE,
+                                  dst=S1)
+            if first.t < m.t < first.t + 12 and not m.is_unregister]
+    assert not regs, "REGISTER to %s within its Retry-After:\n%s" % (
+        S1, L.summary(regs))
+    wait_status(b, "back on 1 after the Retry-After",
+                registered_on("cisco", 1), 20)
