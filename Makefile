@@ -24,7 +24,8 @@ CFLAGS   += -Iinclude $(RE_CFLAGS)
 CORE_SRCS := $(addprefix modules/srvfailover/, \
 	line.c policy.c core.c route.c targets.c config.c status.c \
 	command.c)
-SHELL_SRCS := $(addprefix modules/srvfailover/, shell.c dial.c probe.c resolve.c)
+SHELL_SRCS := $(addprefix modules/srvfailover/, shell.c dial.c trace.c probe.c \
+	resolve.c)
 HDRS := $(wildcard include/*.h modules/srvfailover/*.h)
 
 CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))

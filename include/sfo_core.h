@@ -99,6 +99,7 @@ struct sfo_server {
 	uint32_t retry_after;      /* s, from the 503 being handled     */
 	unsigned reg_fails;        /* consecutive registration failures */
 	unsigned good;             /* consecutive good answers          */
+	unsigned lost;             /* keep-alives lost in a row         */
 	unsigned calls;
 
 	/* what is shown */
@@ -147,6 +148,9 @@ struct sfo_line {
 	uint32_t fallback_interval;/* s, sequential REGISTER probes     */
 	uint32_t retry_base;       /* s, registration back-off base     */
 	uint32_t retry_max;        /* s, registration back-off maximum  */
+	bool ka_register;          /* watch registered servers by their
+				      refreshes, not by OPTIONS         */
+	uint32_t ka_loss;          /* lost OPTIONS in a row = dead      */
 	struct sfo_codes codes;
 	struct list servers;       /* in priority order                 */
 
@@ -223,6 +227,7 @@ void sfo_set_mode(struct sfo_line *line, enum sfo_mode mode, uint64_t now);
 void sfo_server_failed(struct sfo_server *srv, uint16_t scode,
 		       const char *text, uint64_t now);
 void sfo_retry_after(struct sfo_server *srv, uint32_t secs);
+void sfo_refresh_sent(struct sfo_server *srv, uint64_t now);
 uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);
 
 

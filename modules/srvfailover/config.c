@@ -125,6 +125,8 @@ static int apply_num(struct ctx *c, const struct key *k,
 		return number(c, k->name, val, 1, 3600, &line->retry_base);
 	if (!str_cmp(k->name, "sfo_retry_max"))
 		return number(c, k->name, val, 1, 86400, &line->retry_max);
+	if (!str_cmp(k->name, "sfo_keepalive_loss"))
+		return number(c, k->name, val, 1, 10, &line->ka_loss);
 	if (!str_cmp(k->name, "regint"))
 		return number(c, k->name, val, 10, 604800, &srv->regint);
 
@@ -136,6 +138,24 @@ static int apply_num(struct ctx *c, const struct key *k,
 }
 
 
+static int apply_keepalive(struct ctx *c, const struct key *k,
+			   struct sfo_line *line, struct sfo_server *srv,
+			   const struct pl *val)
+{
+	(void)srv;
+
+	if (!pl_strcasecmp(val, "options"))
+		line->ka_register = false;
+	else if (!pl_strcasecmp(val, "register"))
+		line->ka_register = true;
+	else
+		return error(c, k->name, "'%r' is not options or register",
+			     val);
+
+	return 0;
+}
+
+
 static const struct key keys[] = {
 	{"sfo_mode",              true,  apply_mode},
 	{"sfo_failback",          true,  apply_failback},
@@ -144,6 +164,8 @@ static const struct key keys[] = {
 	{"sfo_fallback_interval", true,  apply_num},
 	{"sfo_retry_base",        true,  apply_num},
 	{"sfo_retry_max",         true,  apply_num},
+	{"sfo_keepalive",         true,  apply_keepalive},
+	{"sfo_keepalive_loss",    true,  apply_num},
 	{"sfo_retries",           false, apply_num},
 	{"regint",                false, apply_num},
 };

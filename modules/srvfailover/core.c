@@ -98,6 +98,7 @@ static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
 	set_text(srv, scode, text);
 	++srv->failures;
 	srv->good = 0;
+	srv->lost = 0;
 	srv->alive = SFO_ALIVE_DOWN;
 	srv->req = SFO_REQ_NONE;
 	srv->probing = false;
@@ -204,9 +205,20 @@ static void expire(struct sfo_line *line, uint64_t now)
 		if (srv->req == SFO_REQ_NONE || now < srv->req_deadline)
 			continue;
 
-		re_snprintf(text, sizeof(text),
-			    "no answer after %u retransmissions",
-			    srv->retries);
+		/* a registered server may lose a few keep-alives */
+		if (srv->req == SFO_REQ_OPTIONS && srv->reg == SFO_REG_OK &&
+		    ++srv->lost < line->ka_loss) {
+			srv->req = SFO_REQ_NONE;
+			srv->probe_at = now;
+			continue;
+		}
+
+		if (srv->lost > 1)
+			re_snprintf(text, sizeof(text), "no answer to %u"
+				    " keep-alives in a row", srv->lost);
+		else
+			re_snprintf(text, sizeof(text), "no answer after %u"
+				    " retransmissions", srv->retries);
 		fail(srv, 0, text, now);
 	}
 }
@@ -505,6 +517,7 @@ void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
 		set_text(srv, scode, text);
 		srv->req = SFO_REQ_NONE;
 		srv->alive = SFO_ALIVE_UP;
+		srv->lost = 0;
 		++srv->good;
 		srv->probe_at = next_check(srv, now);
 
@@ -536,6 +549,22 @@ void sfo_retry_after(struct sfo_server *srv, uint32_t secs)
 {
 	if (srv)
 		srv->retry_after = min(secs, SFO_RETRY_AFTER_MAX);
+}
+
+
+/**
+ * The stack sent a refresh REGISTER to a registered server: it must be
+ * answered within the server's budget, like any request of the module
+ */
+void sfo_refresh_sent(struct sfo_server *srv, uint64_t now)
+{
+	if (!srv || srv->reg != SFO_REG_OK || srv->req != SFO_REQ_NONE)
+		return;
+
+	srv->req = SFO_REQ_REGISTER;
+	srv->req_sent = now;
+	srv->req_deadline = now + sfo_request_budget(srv);
+	update(srv->line, now);
 }
 
 

@@ -8,9 +8,9 @@
  * the server the URI names), makes it current, and calls menu's handler.
  *
  * libre reports no 100 Trying and gives up on an INVITE only after 32 s.
- * The SIP trace hook shows every answer (100 Trying included); a timer per
- * INVITE gives up after the server's retry budget. A failed INVITE is
- * placed again through the next server, as the core decides.
+ * trace.c passes every provisional answer on (100 Trying included); a
+ * timer per INVITE gives up after the server's retry budget. A failed
+ * INVITE is placed again through the next server, as the core decides.
  */
 #include <string.h>
 #include <re.h>
@@ -278,8 +278,8 @@ void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
 }
 
 
-/* A 1xx to one of our INVITEs: the server is alive, whatever follows */
-static void provisional(const struct sip_msg *msg)
+/** A 1xx to one of our INVITEs: the server is alive, whatever follows */
+void dial_provisional(const struct sip_msg *msg)
 {
 	struct le *le;
 
@@ -294,11 +294,10 @@ static void provisional(const struct sip_msg *msg)
 }
 
 
-/* The server a response came from: an INVITE's by its call, others by
- * the To URI (our REGISTER and OPTIONS go to sip:user@server) */
-static struct sfo_server *server_of_response(const struct sip_msg *msg)
+/** The server one of our INVITEs went to, by its Call-ID */
+struct sfo_server *dial_server_of(const struct sip_msg *msg)
 {
-	struct le *le, *se;
+	struct le *le;
 
 	LIST_FOREACH(&attempts, le) {
 		struct attempt *a = le->data;
@@ -307,73 +306,7 @@ static struct sfo_server *server_of_response(const struct sip_msg *msg)
 			return a->inv.srv;
 	}
 
-	LIST_FOREACH(shell_lines(), le) {
-		struct sfo_line *line = le->data;
-
-		LIST_FOREACH(&line->servers, se) {
-			struct sfo_server *srv = se->data;
-			uint16_t port = msg->to.uri.port ? msg->to.uri.port :
-				5060;
-
-			if (!pl_strcasecmp(&msg->to.uri.host, srv->host) &&
-			    port == (srv->port ? srv->port : 5060))
-				return srv;
-		}
-	}
-
 	return NULL;
-}
-
-
-static void retry_after(const struct sip_msg *msg)
-{
-	const struct sip_hdr *hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
-	struct pl secs;
-
-	if (!hdr || re_regex(hdr->val.p, hdr->val.l, "[0-9]+", &secs))
-		return;
-
-	sfo_retry_after(server_of_response(msg), pl_u32(&secs));
-}
-
-
-/* Every SIP message in and out. libre says nothing of a 100 Trying and
- * ignores Retry-After: both are read here, before the stack acts on the
- * response. */
-static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
-			  const struct sa *dst, const uint8_t *pkt,
-			  size_t len, void *arg)
-{
-	struct sip_msg *msg = NULL;
-	struct mbuf *mb;
-	(void)tp;
-	(void)src;
-	(void)dst;
-	(void)arg;
-
-	if (tx || len < 12 || memcmp(pkt, "SIP/2.0 ", 8))
-		return;
-
-	/* only 1xx and 503 matter here: no parsing for the rest */
-	if (pkt[8] != '1' && memcmp(pkt + 8, "503", 3))
-		return;
-
-	mb = mbuf_alloc(len);
-	if (!mb)
-		return;
-
-	(void)mbuf_write_mem(mb, pkt, len);
-	mb->pos = 0;
-
-	if (!sip_msg_decode(&msg, mb)) {
-		if (msg->scode < 200 && !pl_strcmp(&msg->cseq.met, "INVITE"))
-			provisional(msg);
-		else if (msg->scode == 503)
-			retry_after(msg);
-	}
-
-	mem_deref(msg);
-	mem_deref(mb);
 }
 
 
@@ -472,7 +405,6 @@ int dial_init(void)
 	list_init(&attempts);
 	memset(&pending, 0, sizeof(pending));
 	tmr_init(&restore_tmr);
-	sip_set_trace_handler(uag_sip(), trace_handler);
 
 	/* menu.so may load after this module: wait for the main loop */
 	tmr_init(&hook_tmr);
@@ -496,7 +428,4 @@ void dial_close(void)
 			(void)cmd_register(commands, menuv, menuc);
 		dialv = mem_deref(dialv);
 	}
-
-	if (uag_sip())
-		sip_set_trace_handler(uag_sip(), NULL);
 }

@@ -66,6 +66,7 @@ int sfo_line_alloc(struct sfo_line **linep, const char *user)
 	line->fallback_interval = 120;
 	line->retry_base = 30;
 	line->retry_max = 1800;
+	line->ka_loss = 1;
 	str_ncpy(line->codes.v[0], "503", sizeof(line->codes.v[0]));
 	line->codes.n = 1;
 	line->rnd = 1;

@@ -218,9 +218,10 @@ bool sfo_probe_due(const struct sfo_line *line,
 	if (off(s) || s->req != SFO_REQ_NONE)
 		return false;
 
-	/* the registered ones are watched with OPTIONS in every mode */
+	/* the registered ones are watched with OPTIONS in every mode,
+	 * unless their refreshes are the watch */
 	if (s->reg == SFO_REG_OK)
-		return now >= s->probe_at;
+		return !line->ka_register && now >= s->probe_at;
 
 	if (sfo_wants_registered(line, s))
 		return false;

@@ -585,6 +585,7 @@ static int module_init(void)
 	err  = uag_event_register(ua_event_handler, NULL);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
 	err |= dial_init();
+	trace_init();
 	if (err)
 		return err;
 
@@ -602,6 +603,7 @@ static int module_init(void)
 static int module_close(void)
 {
 	stopping = true;
+	trace_close();
 	dial_close();
 	resolve_close();
 	probe_close();

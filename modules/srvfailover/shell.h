@@ -14,6 +14,12 @@ void dial_close(void);
 void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
 		   struct call *call, const char *prm);
 void dial_transport_error(const struct sfo_server *srv, const char *text);
+void dial_provisional(const struct sip_msg *msg);
+struct sfo_server *dial_server_of(const struct sip_msg *msg);
+
+/* trace.c */
+void trace_init(void);
+void trace_close(void);
 
 /* resolve.c */
 int  resolve_start(struct sfo_server *srv);

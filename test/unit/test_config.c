@@ -59,7 +59,11 @@ static void test_config_line_parameters(void **s)
 		"<sip:100@127.0.0.2>;sfo_failback=probes:3"
 		";sfo_probe_interval=5;sfo_fallback_interval=60"
 		";sfo_retry_base=2;sfo_retry_max=64"
-		";sfo_failover_codes=503,5??,6??\n"));
+		";sfo_failover_codes=503,5??,6??;sfo_keepalive=register"
+		";sfo_keepalive_loss=3\n"));
+
+	assert_true(line1()->ka_register);
+	assert_int_equal(3, line1()->ka_loss);
 
 	assert_int_equal(SFO_FB_PROBES, line1()->fb);
 	assert_int_equal(3, line1()->fb_value);
@@ -174,6 +178,18 @@ static void test_config_bad_failback_and_codes(void **s)
 }
 
 
+static void test_config_bad_keepalive(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;sfo_keepalive=ping\n",
+	    "srvfailover:1: sfo_keepalive: 'ping' is not options or register");
+	list_flush(&H.lines);
+	H.errors[0] = '\0';
+	bad("<sip:100@127.0.0.2>;sfo_keepalive_loss=0\n",
+	    "srvfailover:1: sfo_keepalive_loss: 0 is out of range 1..10");
+}
+
+
 static void test_config_retry_max_below_base(void **s)
 {
 	(void)s;
@@ -262,6 +278,7 @@ int main(void)
 		T(test_config_unknown_parameter),
 		T(test_config_bad_transport),
 		T(test_config_bad_failback_and_codes),
+		T(test_config_bad_keepalive),
 		T(test_config_retry_max_below_base),
 		T(test_config_errors_never_show_the_password),
 		T(test_config_codes_and_budget),

@@ -65,6 +65,82 @@ static void test_retry_after_is_capped(void **s)
 }
 
 
+static void registered_cisco(const char *extra)
+{
+	static char text[512];
+
+	re_snprintf(text, sizeof(text), THREE("cisco", "%s"), extra);
+	load(text);
+	sfo_start(line1(), 0);
+	alive(1, 5);
+	alive(2, 5);
+	alive(3, 5);
+	ok(1, 10);
+}
+
+
+static void test_keepalive_loss_threshold(void **s)
+{
+	uint64_t t;
+	(void)s;
+	registered_cisco(";sfo_probe_interval=10;sfo_keepalive_loss=2");
+
+	/* the first keep-alive is lost: checked again at once */
+	t = srv(1)->probe_at;
+	sfo_tick(line1(), t);
+	alive(2, t);
+	alive(3, t);
+	clear();
+	sfo_tick(line1(), t + 3500);
+	assert_string_equal("Registered", state(1));
+	assert_true(has("options 1"));
+
+	/* the second one too: the server is dead */
+	sfo_tick(line1(), t + 7000);
+	assert_string_equal("Registration failed", state(1));
+	assert_true(reported("no answer to 2 keep-alives in a row"));
+}
+
+
+static void test_keepalive_answer_resets_the_count(void **s)
+{
+	uint64_t t;
+	(void)s;
+	registered_cisco(";sfo_probe_interval=10;sfo_keepalive_loss=2");
+
+	t = srv(1)->probe_at;
+	sfo_tick(line1(), t);
+	sfo_tick(line1(), t + 3500);
+	alive(1, t + 3600);
+	assert_int_equal(0, srv(1)->lost);
+	assert_string_equal("Registered", state(1));
+}
+
+
+static void test_keepalive_by_register_refreshes(void **s)
+{
+	(void)s;
+	load(THREE("sequential", ";sfo_keepalive=register"));
+	sfo_start(line1(), 0);
+	ok(1, 10);
+
+	/* no OPTIONS to the registered server */
+	clear();
+	sfo_tick(line1(), 100000);
+	assert_false(has("options 1"));
+
+	/* the stack's refresh must be answered within the budget */
+	sfo_refresh_sent(srv(1), 200000);
+	assert_int_equal(203500, srv(1)->req_deadline);
+	ok(1, 200100);
+	assert_int_equal(SFO_REQ_NONE, srv(1)->req);
+
+	sfo_refresh_sent(srv(1), 300000);
+	sfo_tick(line1(), 303500);
+	assert_string_equal("Registration failed", state(1));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -72,6 +148,9 @@ int main(void)
 		T(test_last_server_left_gets_the_full_time),
 		T(test_retry_after_keeps_server_out_of_use),
 		T(test_retry_after_is_capped),
+		T(test_keepalive_loss_threshold),
+		T(test_keepalive_answer_resets_the_count),
+		T(test_keepalive_by_register_refreshes),
 	};
 
 	return cmocka_run_group_tests_name("timing", tests, NULL, NULL);

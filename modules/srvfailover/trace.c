@@ -1,0 +1,143 @@
+/**
+ * @file trace.c  What the SIP stack does not tell: read off the wire
+ *
+ * libre reports no 100 Trying, ignores Retry-After, and sends refresh
+ * REGISTERs on its own. Its SIP trace hook sees every message in and
+ * out, before the stack acts on it; the few that matter are decoded
+ * here (sip_msg_decode) and passed to the core. With baresip's own
+ * `sip_trace yes`, the module takes the hook over.
+ */
+#include <string.h>
+#include <re.h>
+#include "sfo_baresip.h"
+#include "sfo_core.h"
+#include "shell.h"
+
+
+static bool same_port(uint16_t a, uint16_t b)
+{
+	return (a ? a : 5060) == (b ? b : 5060);
+}
+
+
+/* The server a message is for (tx) or from (rx): by its address when
+ * the server has one (DNS targets share their To), else by the To URI,
+ * which is sip:user@server for our REGISTER and OPTIONS */
+static struct sfo_server *server_of(const struct sip_msg *msg,
+				    const struct sa *peer)
+{
+	struct sfo_server *by_to = NULL;
+	struct le *le, *se;
+
+	LIST_FOREACH(shell_lines(), le) {
+		struct sfo_line *line = le->data;
+
+		LIST_FOREACH(&line->servers, se) {
+			struct sfo_server *srv = se->data;
+			struct sa sa;
+
+			if (!sa_set_str(&sa, srv->host, srv->port ?
+					srv->port : 5060) &&
+			    sa_cmp(&sa, peer, SA_ALL))
+				return srv;
+
+			if (!by_to && !srv->unresolved &&
+			    !pl_strcasecmp(&msg->to.uri.host, srv->host) &&
+			    same_port(msg->to.uri.port, srv->port))
+				by_to = srv;
+		}
+	}
+
+	return by_to;
+}
+
+
+static void retry_after(const struct sip_msg *msg, const struct sa *peer)
+{
+	const struct sip_hdr *hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
+	struct sfo_server *srv;
+	struct pl secs;
+
+	if (!hdr || re_regex(hdr->val.p, hdr->val.l, "[0-9]+", &secs))
+		return;
+
+	srv = dial_server_of(msg);
+	sfo_retry_after(srv ? srv : server_of(msg, peer), pl_u32(&secs));
+}
+
+
+/* An un-REGISTER asks for expires 0, in the header or the Contact */
+static bool unregister(const struct sip_msg *msg)
+{
+	const struct sip_hdr *hdr = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
+	const struct sip_hdr *ct = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+	struct pl v;
+
+	if (hdr && !pl_strcmp(&hdr->val, "0"))
+		return true;
+
+	return ct && !re_regex(ct->val.p, ct->val.l, "expires=[0-9]+", &v) &&
+		!pl_strcmp(&v, "0");
+}
+
+
+static void message(bool tx, const struct sip_msg *msg,
+		    const struct sa *peer)
+{
+	if (tx) {
+		if (!pl_strcmp(&msg->met, "REGISTER") && !unregister(msg))
+			sfo_refresh_sent(server_of(msg, peer), shell_now());
+		return;
+	}
+
+	if (msg->scode < 200 && !pl_strcmp(&msg->cseq.met, "INVITE"))
+		dial_provisional(msg);
+	else if (msg->scode == 503)
+		retry_after(msg, peer);
+}
+
+
+static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
+			  const struct sa *dst, const uint8_t *pkt,
+			  size_t len, void *arg)
+{
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb;
+	(void)tp;
+	(void)arg;
+
+	/* decode only what matters: REGISTERs out; 1xx and 503 in */
+	if (len < 12)
+		return;
+	if (tx && memcmp(pkt, "REGISTER ", 9))
+		return;
+	if (!tx && (memcmp(pkt, "SIP/2.0 ", 8) ||
+		    (pkt[8] != '1' && memcmp(pkt + 8, "503", 3))))
+		return;
+
+	mb = mbuf_alloc(len);
+	if (!mb)
+		return;
+
+	(void)mbuf_write_mem(mb, pkt, len);
+	mb->pos = 0;
+
+	if (!sip_msg_decode(&msg, mb))
+		message(tx, msg, tx ? dst : src);
+
+	mem_deref(msg);
+	mem_deref(mb);
+}
+
+
+void trace_init(void)
+{
+	sip_set_trace_handler(uag_sip(), trace_handler);
+}
+
+
+void trace_close(void)
+{
+	if (uag_sip())
+		sip_set_trace_handler(uag_sip(), NULL);
+}
