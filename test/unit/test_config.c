@@ -237,9 +237,10 @@ static void test_config_examples_load_without_errors(void **s)
 		"contrib/examples/srvfailover.parallel",
 		"contrib/examples/srvfailover.cisco",
 		"contrib/examples/srvfailover.sequential",
+		"contrib/examples/srvfailover.failover",
 	};
 	static const enum sfo_mode modes[] = {
-		SFO_PARALLEL, SFO_CISCO, SFO_SEQUENTIAL
+		SFO_PARALLEL, SFO_CISCO, SFO_SEQUENTIAL, SFO_SEQUENTIAL
 	};
 	char text[2048];
 	size_t i, n;
