@@ -322,8 +322,10 @@ static void count_switch(struct sfo_line *line,
 
 /* A switch that passes through "no working server" (cisco, sequential:
  * the next server registers after the old one failed) is still one
- * switch, from the server lost to the server found, reported once. */
-static void set_working(struct sfo_line *line, uint64_t now)
+ * switch, from the server lost to the server found, counted once.
+ * Returns true when the working server changed; *fromp is the one left. */
+static bool set_working(struct sfo_line *line, uint64_t now,
+			struct sfo_server **fromp)
 {
 	struct sfo_server *old = line->working;
 	struct sfo_server *w = working_of(line, now);
@@ -335,7 +337,7 @@ static void set_working(struct sfo_line *line, uint64_t now)
 		line->degraded = true;
 
 	if (w == old)
-		return;
+		return false;
 
 	if (old || !from)
 		switch_reason(line, old, w);
@@ -343,25 +345,32 @@ static void set_working(struct sfo_line *line, uint64_t now)
 	if (old && (!w || w->order > old->order))
 		line->degraded = true;
 
+	if (w && from && from != w)
+		count_switch(line, from, w);
+
 	line->working = w;
 	line->switched_at = now;
+	line->lost = w ? NULL : from;
+	*fromp = from;
 
-	if (!w) {
-		line->lost = from;
+	return true;
+}
+
+
+/* The switch, reported once, after the state changes that led to it */
+static void announce(struct sfo_line *line, const struct sfo_server *from)
+{
+	const struct sfo_server *w = line->working;
+
+	if (!w)
 		report(line, "%s: no working server (%s)", line->user,
 		       line->reason);
-	}
-	else if (from && from != w) {
-		line->lost = NULL;
-		count_switch(line, from, w);
+	else if (from && from != w)
 		report(line, "%s: working server %u -> %u %s (%s)",
 		       line->user, from->prio, w->prio, w->uri, line->reason);
-	}
-	else {
-		line->lost = NULL;
+	else
 		report(line, "%s: working server %u %s (%s)", line->user,
 		       w->prio, w->uri, line->reason);
-	}
 
 	if (line->ops && line->ops->working)
 		line->ops->working(line, line->arg);
@@ -394,7 +403,9 @@ static void report_states(struct sfo_line *line, uint64_t now)
 
 static void update(struct sfo_line *line, uint64_t now)
 {
+	struct sfo_server *from = NULL;
 	unsigned passes = 0;
+	bool changed;
 	struct le *le;
 
 	/* an action may bring an event back at once: finish this pass */
@@ -415,8 +426,10 @@ static void update(struct sfo_line *line, uint64_t now)
 			act(line, le->data, now);
 
 		retarget(line, now);
-		set_working(line, now);
+		changed = set_working(line, now, &from);
 		report_states(line, now);
+		if (changed)
+			announce(line, from);
 
 	} while (line->again && ++passes < 8);
 
