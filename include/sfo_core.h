@@ -273,6 +273,7 @@ int sfo_status_print(struct re_printf *pf, const struct list *lines,
 		     uint64_t now);
 int sfo_status_json(struct re_printf *pf, const struct list *lines,
 		    uint64_t now);
+int sfo_status_summary(struct re_printf *pf, const struct list *lines);
 
 
 /* command.c */

@@ -9,7 +9,7 @@
 #include "sfo_core.h"
 
 
-static const char usage[] = "status | json | disable USER PRIO |"
+static const char usage[] = "status | summary | json | disable USER PRIO |"
 	" enable USER PRIO | mode USER parallel|cisco|sequential";
 
 
@@ -114,6 +114,9 @@ int sfo_command(struct re_printf *pf, struct list *lines, const char *prm,
 
 	if (!pl_strcasecmp(&verb, "json"))
 		return sfo_status_json(pf, lines, now);
+
+	if (!pl_strcasecmp(&verb, "summary"))
+		return sfo_status_summary(pf, lines);
 
 	if (!pl_strcasecmp(&verb, "disable"))
 		return activate(pf, lines, &a, &b, false, now);

@@ -58,6 +58,41 @@ static int line_print(struct re_printf *pf, const struct sfo_line *line,
 }
 
 
+/**
+ * The short device summary: one line per line, the working server first.
+ * Deactivated servers are left out, as on the Duetto's device page.
+ */
+int sfo_status_summary(struct re_printf *pf, const struct list *lines)
+{
+	struct le *le, *se;
+	int err = 0;
+
+	LIST_FOREACH(lines, le) {
+		const struct sfo_line *line = le->data;
+		const char *sep = " ";
+
+		err |= re_hprintf(pf, "%s:", line->user);
+
+		LIST_FOREACH(&line->servers, se) {
+			const struct sfo_server *s = se->data;
+
+			if (s->deactivated)
+				continue;
+
+			err |= re_hprintf(pf, "%s%s %s%s", sep, s->uri,
+					  sfo_state_name(s->state),
+					  s == line->working ? " (working)" :
+					  "");
+			sep = ", ";
+		}
+
+		err |= re_hprintf(pf, "\n");
+	}
+
+	return err;
+}
+
+
 /** The table for people */
 int sfo_status_print(struct re_printf *pf, const struct list *lines,
 		     uint64_t now)

@@ -96,6 +96,20 @@ static void test_status_table_for_people(void **s)
 }
 
 
+static void test_summary_leaves_deactivated_servers_out(void **s)
+{
+	(void)s;
+	started();
+	run("disable 100 3", 100);
+
+	assert_int_equal(0, run("summary", 200));
+	assert_string_equal("100: sip:127.0.0.2 Registered* (working),"
+			    " sip:127.0.0.3 Registered\n", out);
+	assert_int_equal(0, run("status", 200));
+	assert_non_null(strstr(out, "Deactivated"));
+}
+
+
 static void test_command_disable_and_enable(void **s)
 {
 	(void)s;
@@ -149,6 +163,7 @@ int main(void)
 		T(test_json_follows_the_contract),
 		T(test_json_working_null_when_none),
 		T(test_status_table_for_people),
+		T(test_summary_leaves_deactivated_servers_out),
 		T(test_command_disable_and_enable),
 		T(test_command_mode),
 		T(test_command_bad_arguments_are_named),
