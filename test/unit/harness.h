@@ -21,6 +21,12 @@
 
 enum { MAXREC = 256 };
 
+#define THREE(mode, extra) \
+	"<sip:100@127.0.0.2;transport=udp>;regint=600;sfo_mode=" mode extra \
+	"\n<sip:100@127.0.0.3;transport=udp>;regint=600" \
+	"\n<sip:100@127.0.0.4;transport=udp>;regint=600\n"
+
+
 static struct {
 	struct list lines;
 	char acts[MAXREC][32];
@@ -257,6 +263,31 @@ static void dead(unsigned prio, uint64_t now)
 }
 
 
+/* A line of three servers, started and settled: cisco checked all of
+ * them alive; server 1 registered; parallel registered all three */
+static void up(const char *mode, const char *extra)
+{
+	char text[512];
+
+	re_snprintf(text, sizeof(text), THREE("%s", "%s"), mode, extra);
+	load(text);
+	sfo_start(line1(), 0);
+
+	if (!strcmp(mode, "cisco")) {
+		alive(1, 5);
+		alive(2, 5);
+		alive(3, 5);
+	}
+
+	ok(1, 10);
+
+	if (!strcmp(mode, "parallel")) {
+		ok(2, 10);
+		ok(3, 10);
+	}
+}
+
+
 static int setup(void **state)
 {
 	(void)state;
@@ -275,7 +306,3 @@ static int teardown(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-#define THREE(mode, extra) \
-	"<sip:100@127.0.0.2;transport=udp>;regint=600;sfo_mode=" mode extra \
-	"\n<sip:100@127.0.0.3;transport=udp>;regint=600" \
-	"\n<sip:100@127.0.0.4;transport=udp>;regint=600\n"

@@ -129,12 +129,7 @@ static void test_switch_waits_for_call_to_end(void **s)
 static void test_call_keeps_old_server_registered_until_it_ends(void **s)
 {
 	(void)s;
-	load(THREE("cisco", ""));
-	sfo_start(line1(), 0);
-	alive(1, 5);
-	alive(2, 5);
-	alive(3, 5);
-	ok(1, 10);
+	up("cisco", "");
 	sfo_calls(srv(1), 1, 100);
 
 	/* the admin takes server 1 away: the call still keeps it */
@@ -176,12 +171,7 @@ static void test_parallel_working_kept_while_it_carries_a_call(void **s)
 static void test_deactivate_working_moves_to_next(void **s)
 {
 	(void)s;
-	load(THREE("cisco", ""));
-	sfo_start(line1(), 0);
-	alive(1, 5);
-	alive(2, 5);
-	alive(3, 5);
-	ok(1, 10);
+	up("cisco", "");
 
 	clear();
 	sfo_set_active(srv(1), false, 100);
@@ -212,12 +202,7 @@ static void test_deactivated_server_is_never_registered_or_checked(void **s)
 static void test_activate_rejoins_and_fails_back(void **s)
 {
 	(void)s;
-	load(THREE("cisco", ""));
-	sfo_start(line1(), 0);
-	alive(1, 5);
-	alive(2, 5);
-	alive(3, 5);
-	ok(1, 10);
+	up("cisco", "");
 	sfo_set_active(srv(1), false, 100);
 	ok(2, 110);
 
@@ -270,11 +255,7 @@ static void test_all_servers_down_retry_without_storm(void **s)
 static void test_mode_change_parallel_to_cisco_keeps_one(void **s)
 {
 	(void)s;
-	load(THREE("parallel", ""));
-	sfo_start(line1(), 0);
-	ok(1, 10);
-	ok(2, 10);
-	ok(3, 10);
+	up("parallel", "");
 
 	clear();
 	sfo_set_mode(line1(), SFO_CISCO, 100);
@@ -288,12 +269,7 @@ static void test_mode_change_parallel_to_cisco_keeps_one(void **s)
 static void test_mode_change_cisco_to_parallel_registers_all(void **s)
 {
 	(void)s;
-	load(THREE("cisco", ""));
-	sfo_start(line1(), 0);
-	alive(1, 5);
-	alive(2, 5);
-	alive(3, 5);
-	ok(1, 10);
+	up("cisco", "");
 
 	clear();
 	sfo_set_mode(line1(), SFO_PARALLEL, 100);

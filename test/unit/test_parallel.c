@@ -19,11 +19,7 @@ static void test_parallel_registers_every_active_server_at_start(void **s)
 static void test_parallel_bare_user_id_uses_highest_registered(void **s)
 {
 	(void)s;
-	load(THREE("parallel", ""));
-	sfo_start(line1(), 0);
-	ok(1, 10);
-	ok(2, 10);
-	ok(3, 10);
+	up("parallel", "");
 
 	assert_ptr_equal(srv(1), line1()->working);
 	assert_string_equal("Registered*", state(1));
@@ -54,11 +50,7 @@ static void test_parallel_working_moves_to_next_when_main_fails_503(
 	void **s)
 {
 	(void)s;
-	load(THREE("parallel", ""));
-	sfo_start(line1(), 0);
-	ok(1, 10);
-	ok(2, 10);
-	ok(3, 10);
+	up("parallel", "");
 
 	clear();
 	fail503(1, 1000);

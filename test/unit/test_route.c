@@ -2,16 +2,6 @@
 #include "harness.h"
 
 
-static void parallel_all_registered(void)
-{
-	load(THREE("parallel", ""));
-	sfo_start(line1(), 0);
-	ok(1, 10);
-	ok(2, 10);
-	ok(3, 10);
-}
-
-
 static struct sfo_server *route(const char *dial, bool *bypass)
 {
 	return sfo_route(&H.lines, line1(), dial, bypass);
@@ -22,7 +12,7 @@ static void test_route_bare_user_id_uses_working_server(void **s)
 {
 	bool bypass;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	assert_ptr_equal(srv(1), route("200", &bypass));
 	assert_false(bypass);
@@ -35,7 +25,7 @@ static void test_route_full_uri_of_a_server_bypasses_priorities(void **s)
 {
 	bool bypass;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	assert_ptr_equal(srv(3), route("200@127.0.0.4", &bypass));
 	assert_true(bypass);
@@ -51,7 +41,7 @@ static void test_route_unknown_host_is_left_alone(void **s)
 {
 	bool bypass;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	assert_null(route("200@127.0.0.77", &bypass));
 	assert_null(route("", &bypass));
@@ -62,7 +52,7 @@ static void test_invite_503_goes_to_next_server(void **s)
 {
 	struct sfo_invite inv;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	sfo_invite_start(&inv, srv(1), false, 1000);
 	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 503,
@@ -80,11 +70,7 @@ static void test_invite_failover_codes_and_final_answers(void **s)
 {
 	struct sfo_invite inv;
 	(void)s;
-	load(THREE("parallel", ";sfo_failover_codes=5??,6??"));
-	sfo_start(line1(), 0);
-	ok(1, 10);
-	ok(2, 10);
-	ok(3, 10);
+	up("parallel", ";sfo_failover_codes=5??,6??");
 
 	sfo_invite_start(&inv, srv(1), false, 1000);
 	assert_int_equal(SFO_INV_RETRY,
@@ -102,7 +88,7 @@ static void test_invite_callee_answer_is_not_failed_over(void **s)
 {
 	struct sfo_invite inv;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	sfo_invite_start(&inv, srv(1), false, 1000);
 	assert_int_equal(SFO_INV_DONE,
@@ -115,7 +101,7 @@ static void test_invite_after_100_trying_is_the_callees_answer(void **s)
 {
 	struct sfo_invite inv;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	sfo_invite_start(&inv, srv(1), false, 1000);
 	inv.provisional = true;
@@ -129,7 +115,7 @@ static void test_invite_no_answer_budget(void **s)
 {
 	struct sfo_invite inv;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	sfo_invite_start(&inv, srv(1), false, 1000);
 	assert_int_equal(4500, sfo_invite_deadline(&inv));
@@ -143,7 +129,7 @@ static void test_invite_skips_servers_known_dead(void **s)
 {
 	struct sfo_invite inv;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 	fail503(2, 500);
 
 	sfo_invite_start(&inv, srv(1), false, 1000);
@@ -157,7 +143,7 @@ static void test_invite_all_servers_fail_once_with_every_reason(void **s)
 {
 	struct sfo_invite inv;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	sfo_invite_start(&inv, srv(1), false, 1000);
 	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 503,
@@ -177,7 +163,7 @@ static void test_invite_bypass_is_not_failed_over(void **s)
 {
 	struct sfo_invite inv;
 	(void)s;
-	parallel_all_registered();
+	up("parallel", "");
 
 	sfo_invite_start(&inv, srv(3), true, 1000);
 	assert_int_equal(SFO_INV_FAILED, sfo_invite_failed(&inv, 503,

@@ -31,12 +31,7 @@ static void test_last_server_left_gets_the_full_time(void **s)
 static void test_retry_after_keeps_server_out_of_use(void **s)
 {
 	(void)s;
-	load(THREE("cisco", ";sfo_probe_interval=5"));
-	sfo_start(line1(), 0);
-	alive(1, 5);
-	alive(2, 5);
-	alive(3, 5);
-	ok(1, 10);
+	up("cisco", ";sfo_probe_interval=5");
 
 	sfo_retry_after(srv(1), 600);
 	fail503(1, 1000);
@@ -65,25 +60,11 @@ static void test_retry_after_is_capped(void **s)
 }
 
 
-static void registered_cisco(const char *extra)
-{
-	static char text[512];
-
-	re_snprintf(text, sizeof(text), THREE("cisco", "%s"), extra);
-	load(text);
-	sfo_start(line1(), 0);
-	alive(1, 5);
-	alive(2, 5);
-	alive(3, 5);
-	ok(1, 10);
-}
-
-
 static void test_keepalive_loss_threshold(void **s)
 {
 	uint64_t t;
 	(void)s;
-	registered_cisco(";sfo_probe_interval=10;sfo_keepalive_loss=2");
+	up("cisco", ";sfo_probe_interval=10;sfo_keepalive_loss=2");
 
 	/* the first keep-alive is lost: checked again at once */
 	t = srv(1)->probe_at;
@@ -106,7 +87,7 @@ static void test_keepalive_answer_resets_the_count(void **s)
 {
 	uint64_t t;
 	(void)s;
-	registered_cisco(";sfo_probe_interval=10;sfo_keepalive_loss=2");
+	up("cisco", ";sfo_probe_interval=10;sfo_keepalive_loss=2");
 
 	t = srv(1)->probe_at;
 	sfo_tick(line1(), t);
