@@ -8,6 +8,7 @@
 MODULE   := srvfailover.so
 PREFIX   ?= /usr
 MODDIR   ?= $(PREFIX)/lib/baresip/modules
+DOCDIR   ?= $(PREFIX)/share/doc/srvfailover
 BUILD    := build
 
 CC       ?= cc
@@ -76,8 +77,15 @@ demo: deps
 	@contrib/demo/demo.sh "$(CURDIR)/$(MODULE)"
 
 install: $(MODULE)
-	install -d $(DESTDIR)$(MODDIR)
-	install -m 0644 $(MODULE) $(DESTDIR)$(MODDIR)/$(MODULE)
+	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 $(MODULE) $(DESTDIR)$(MODDIR)/$(notdir $(MODULE))
+	install -m 0644 README.md contrib/raspberry-pi.md $(DESTDIR)$(DOCDIR)
+	install -m 0644 contrib/examples/* \
+		contrib/systemd/baresip-srvfailover.service \
+		$(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 contrib/srvfailover-ctl $(DESTDIR)$(DOCDIR)/examples
 
 clean:
 	rm -rf $(BUILD) $(MODULE)
+
+include mk/pi.mk
