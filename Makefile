@@ -24,9 +24,9 @@ CFLAGS   += -Iinclude $(RE_CFLAGS)
 # The functional core: no baresip in here
 CORE_SRCS := $(addprefix modules/srvfailover/, \
 	line.c policy.c core.c route.c targets.c config.c status.c \
-	command.c)
+	command.c web.c page.c)
 SHELL_SRCS := $(addprefix modules/srvfailover/, shell.c dial.c trace.c probe.c \
-	resolve.c)
+	resolve.c http.c)
 HDRS := $(wildcard include/*.h modules/srvfailover/*.h)
 
 CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))

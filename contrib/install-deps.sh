@@ -4,7 +4,8 @@
 set -e
 
 PKGS="gcc make pkg-config baresip-core libre-dev libcmocka-dev
-      kamailio sip-tester tcpdump iproute2 nftables dnsmasq-base"
+      kamailio sip-tester tcpdump iproute2 nftables dnsmasq-base gnuplot-nox
+      chromium"
 
 missing=""
 for p in $PKGS; do

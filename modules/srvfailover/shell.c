@@ -585,6 +585,7 @@ static int module_init(void)
 	err  = uag_event_register(ua_event_handler, NULL);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
 	err |= dial_init();
+	err |= http_init();
 	trace_init();
 	if (err)
 		return err;
@@ -607,6 +608,7 @@ static int module_close(void)
 	dial_close();
 	resolve_close();
 	probe_close();
+	http_close();
 	cmd_unregister(baresip_commands(), cmdv);
 	uag_event_unregister(ua_event_handler);
 	list_flush(&wakes);

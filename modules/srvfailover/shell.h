@@ -25,6 +25,10 @@ void trace_close(void);
 int  resolve_start(struct sfo_server *srv);
 void resolve_close(void);
 
+/* http.c */
+int  http_init(void);
+void http_close(void);
+
 /* probe.c */
 void probe_add(struct sfo_server *srv);
 void probe_remove(const struct sfo_server *srv);

@@ -33,6 +33,7 @@ static const char *reason_of(uint16_t scode)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 500: return "Internal Server Error";
 	default:  return "Error";
 	}
 }
