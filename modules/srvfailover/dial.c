@@ -35,6 +35,7 @@ static struct {
 	const char *target;
 	bool bypass;
 	struct attempt *again;     /* set while placing it again        */
+	struct attempt *adopted;   /* the attempt its INVITE started    */
 } pending;
 
 static struct list attempts;
@@ -142,8 +143,21 @@ static void adopt(struct sfo_server *srv, struct call *call)
 
 	a->call = call;
 	a->gave_up = false;
+	pending.adopted = a;
 	budget_start(a);
 	probe_ping(srv);
+}
+
+
+/* ua_connect() failed after the INVITE's event: baresip freed the call
+ * without closing it, so the attempt must let go of it now */
+static void connect_failed(struct attempt *a)
+{
+	if (!a)
+		return;
+
+	tmr_cancel(&a->budget);
+	a->call = NULL;
 }
 
 
@@ -162,11 +176,14 @@ static void redial_handler(void *arg)
 	uag_current_set(srv->ua);
 
 	pending.again = a;
+	pending.adopted = NULL;
 	err = ua_connect(srv->ua, &call, NULL, a->target, VIDMODE_ON);
 	pending.again = NULL;
 
 	if (err) {
 		char text[64];
+
+		connect_failed(pending.adopted);
 
 		re_snprintf(text, sizeof(text), "INVITE not sent: %m", err);
 		if (sfo_invite_failed(&a->inv, 0, text, shell_now()) ==
@@ -333,9 +350,17 @@ static int dial_handler(struct re_printf *pf, void *arg)
 
 	pending.target = carg ? carg->prm : NULL;
 	pending.bypass = bypass;
+	pending.adopted = NULL;
 	err = menu_dial(pf, arg);
 	pending.target = NULL;
 	pending.bypass = false;
+
+	/* menu reports the failure; the call is gone already */
+	if (err && pending.adopted) {
+		connect_failed(pending.adopted);
+		mem_deref(pending.adopted);
+	}
+	pending.adopted = NULL;
 
 	return err;
 }
@@ -411,6 +436,14 @@ int dial_init(void)
 	tmr_start(&hook_tmr, 0, hook_install, NULL);
 
 	return 0;
+}
+
+
+/** baresip is quitting: forget every call, stop every timer */
+void dial_stop(void)
+{
+	tmr_cancel(&restore_tmr);
+	list_flush(&attempts);
 }
 
 

@@ -290,8 +290,12 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	struct sfo_server *srv;
 	(void)arg;
 
-	if (ev == UA_EVENT_SHUTDOWN)
+	/* baresip quits: calls close, user agents go; nothing more to do,
+	 * and no call of ours may be touched again */
+	if (ev == UA_EVENT_SHUTDOWN && !stopping) {
 		stopping = true;
+		dial_stop();
+	}
 
 	srv = stopping ? NULL : shell_server_of_ua(ua);
 	if (!srv)

@@ -11,6 +11,7 @@ void shell_transport_error(struct sfo_server *srv, int err);
 /* dial.c */
 int  dial_init(void);
 void dial_close(void);
+void dial_stop(void);
 void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
 		   struct call *call, const char *prm);
 void dial_transport_error(const struct sfo_server *srv, const char *text);
