@@ -339,8 +339,9 @@ static bool set_working(struct sfo_line *line, uint64_t now,
 	if (w == old)
 		return false;
 
-	if (old || !from)
-		switch_reason(line, old, w);
+	/* across a gap the reason is the loss, unless this is a fail-back */
+	if (old || !from || (w && w->order < from->order))
+		switch_reason(line, from, w);
 
 	if (old && (!w || w->order > old->order))
 		line->degraded = true;

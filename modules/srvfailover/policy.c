@@ -93,9 +93,35 @@ static bool candidate(const struct sfo_line *line,
 }
 
 
-/* Highest-priority candidate. Cisco waits for the check of a higher
- * server whose readiness is not known yet, rather than register
- * with a lower one and move again a moment later. */
+/* Not known yet: cisco's check of it, or the DNS answer for a name */
+static bool pending(const struct sfo_line *line, const struct sfo_server *s)
+{
+	if (s->deactivated || s->alive != SFO_ALIVE_UNKNOWN)
+		return false;
+
+	if (s->unresolved)
+		return true;
+
+	return line->mode == SFO_CISCO && s->reg != SFO_REG_FAILED;
+}
+
+
+static bool waiting(const struct sfo_line *line)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		if (pending(line, le->data))
+			return true;
+	}
+
+	return false;
+}
+
+
+/* Highest-priority candidate. A higher server not known yet is waited
+ * for, rather than register with a lower one and move again a moment
+ * later (and send it a REGISTER its mode does not call for). */
 static struct sfo_server *best(const struct sfo_line *line, uint64_t now)
 {
 	struct le *le;
@@ -106,8 +132,7 @@ static struct sfo_server *best(const struct sfo_line *line, uint64_t now)
 		if (candidate(line, s, now))
 			return s;
 
-		if (line->mode == SFO_CISCO && !off(s) &&
-		    s->alive == SFO_ALIVE_UNKNOWN && s->reg != SFO_REG_FAILED)
+		if (pending(line, s))
 			return NULL;
 	}
 
@@ -234,7 +259,7 @@ bool sfo_probe_due(const struct sfo_line *line,
 	case SFO_SEQUENTIAL:
 		/* all down: retry every server on the back-off */
 		if (!t)
-			return now >= s->retry_at;
+			return !waiting(line) && now >= s->retry_at;
 
 		if (s->order > t->order || line->fb == SFO_FB_NEVER)
 			return false;

@@ -25,7 +25,8 @@ struct wake {
 static struct list lines;
 static struct list wakes;
 static struct sfo_server *in_register; /* ua_register() is running   */
-static bool stopping;
+static bool stopping;                  /* baresip is quitting          */
+static const struct ua *destroying;    /* server_down() destroys it    */
 
 
 uint64_t shell_now(void)
@@ -93,6 +94,9 @@ static int do_register(struct sfo_server *srv, void *arg)
 	int err;
 	(void)arg;
 
+	if (stopping)
+		return ESHUTDOWN;
+
 	/* a UA made with regint 0 has no register client: make one */
 	err  = account_set_regint(ua_account(srv->ua), srv->regint);
 	err |= ua_update_account(srv->ua);
@@ -115,6 +119,9 @@ static int do_register(struct sfo_server *srv, void *arg)
 static void do_unregister(struct sfo_server *srv, void *arg)
 {
 	(void)arg;
+
+	if (stopping)
+		return;
 
 	ua_unregister(srv->ua);
 	(void)account_set_regint(ua_account(srv->ua), 0);
@@ -146,6 +153,9 @@ static void options_handler(int err, const struct sip_msg *msg, void *arg)
 static int do_options(struct sfo_server *srv, void *arg)
 {
 	(void)arg;
+
+	if (stopping)
+		return ESHUTDOWN;
 
 	probe_ping(srv);
 
@@ -189,10 +199,12 @@ static bool line_owns(const struct sfo_line *line, const struct ua *ua)
  */
 void shell_current_working(const struct sfo_line *line)
 {
-	struct ua *cur = uag_current();
+	struct ua *cur;
 
-	if (!line->working || !line->working->ua)
+	if (stopping || !line->working || !line->working->ua)
 		return;
+
+	cur = uag_current();
 
 	if (cur && !list_isempty(ua_calls(cur)))
 		return;
@@ -291,10 +303,12 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	(void)arg;
 
 	/* baresip quits: calls close, user agents go; nothing more to do,
-	 * and no call of ours may be touched again */
-	if (ev == UA_EVENT_SHUTDOWN && !stopping) {
+	 * and no user agent or call of ours may be touched again. (One UA
+	 * that ua_destroy() takes away says SHUTDOWN too: not a quit.) */
+	if (ev == UA_EVENT_SHUTDOWN && !stopping && ua != destroying) {
 		stopping = true;
 		dial_stop();
+		resolve_close();
 	}
 
 	srv = stopping ? NULL : shell_server_of_ua(ua);
@@ -442,6 +456,9 @@ static int server_up(struct sfo_server *srv, void *arg)
 	int err;
 	(void)arg;
 
+	if (stopping)
+		return ESHUTDOWN;
+
 	if (srv->unresolved)
 		return resolve_start(srv);
 
@@ -473,11 +490,16 @@ static void server_down(struct sfo_server *srv, void *arg)
 	if (!ua)
 		return;
 
+	if (stopping)
+		return;
+
 	if (uag_current() == ua)
 		uag_current_set(line->working && line->working->ua ?
 				line->working->ua : NULL);
 
+	destroying = ua;
 	ua_destroy(ua);
+	destroying = NULL;
 }
 
 

@@ -41,10 +41,30 @@ static void test_dns_name_waits_for_its_targets(void **s)
 	assert_true(srv(1)->unresolved);
 	sfo_start(line1(), 0);
 
-	/* nothing to register with yet: the next server meanwhile */
+	/* the primary first: nothing is sent before the name resolves */
 	assert_false(has("reg 1"));
-	assert_true(has("reg 2"));
+	assert_false(has("reg 2"));
 	assert_string_equal("Standby", state(1));
+	assert_string_equal("Standby", state(2));
+
+	/* a name that does not resolve: the next server, then */
+	sfo_targets_failed(line1(), 1, "DNS: no record", 100);
+	assert_true(has("reg 2"));
+}
+
+
+static void test_dns_cisco_waits_for_the_name_too(void **s)
+{
+	(void)s;
+	load(DNS("cisco"));
+	sfo_start(line1(), 0);
+	alive(2, 5);
+	assert_false(has("reg 2"));
+
+	sfo_targets_set(line1(), 1, two, 2, 10);
+	alive(1, 15);
+	assert_true(has("reg 1"));
+	assert_false(has("reg 3"));
 }
 
 
@@ -194,6 +214,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_dns_name_waits_for_its_targets),
+		T(test_dns_cisco_waits_for_the_name_too),
 		T(test_dns_targets_take_the_entry_place_in_order),
 		T(test_dns_registers_with_primary_first),
 		T(test_dns_secondary_works_while_primary_down),

@@ -60,8 +60,38 @@ static void test_invite_503_goes_to_next_server(void **s)
 	assert_ptr_equal(srv(2), inv.srv);
 	assert_int_equal(1005, inv.sent);
 
-	/* found dead by the call: dead for registration too */
+	/* a plain 503 sends the call elsewhere, not the registration */
+	assert_string_equal("Registered*", state(1));
+}
+
+
+static void test_invite_unanswered_server_is_dead_for_registration(
+	void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	up("parallel", "");
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 0,
+				"no answer to INVITE", 4500));
 	assert_string_equal("Registration failed", state(1));
+	assert_ptr_equal(srv(2), line1()->working);
+}
+
+
+static void test_invite_503_with_retry_after_keeps_server_out(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	up("parallel", "");
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	sfo_retry_after(srv(1), 60);
+	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 503,
+				"503 Service Unavailable", 1005));
+	assert_string_equal("Registration failed", state(1));
+	assert_int_equal(61005, srv(1)->retry_at);
 	assert_ptr_equal(srv(2), line1()->working);
 }
 
@@ -80,7 +110,7 @@ static void test_invite_failover_codes_and_final_answers(void **s)
 	assert_int_equal(SFO_INV_DONE,
 			 sfo_invite_failed(&inv, 404, "404 Not Found", 1002));
 	assert_ptr_equal(srv(2), inv.srv);
-	assert_string_equal("Registered*", state(2));
+	assert_string_equal("Registered*", state(1));
 }
 
 
@@ -180,6 +210,8 @@ int main(void)
 		T(test_route_full_uri_of_a_server_bypasses_priorities),
 		T(test_route_unknown_host_is_left_alone),
 		T(test_invite_503_goes_to_next_server),
+		T(test_invite_unanswered_server_is_dead_for_registration),
+		T(test_invite_503_with_retry_after_keeps_server_out),
 		T(test_invite_failover_codes_and_final_answers),
 		T(test_invite_callee_answer_is_not_failed_over),
 		T(test_invite_after_100_trying_is_the_callees_answer),
