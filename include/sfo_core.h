@@ -224,8 +224,8 @@ void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
 void sfo_calls(struct sfo_server *srv, unsigned calls, uint64_t now);
 void sfo_set_active(struct sfo_server *srv, bool active, uint64_t now);
 void sfo_set_mode(struct sfo_line *line, enum sfo_mode mode, uint64_t now);
-void sfo_server_failed(struct sfo_server *srv, uint16_t scode,
-		       const char *text, uint64_t now);
+void sfo_call_failed(struct sfo_server *srv, uint16_t scode,
+		     const char *text, uint64_t now);
 void sfo_retry_after(struct sfo_server *srv, uint32_t secs);
 void sfo_refresh_sent(struct sfo_server *srv, uint64_t now);
 uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);

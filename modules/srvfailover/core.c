@@ -543,12 +543,23 @@ void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
 }
 
 
-/** A call found the server dead: it is dead for registration too */
-void sfo_server_failed(struct sfo_server *srv, uint16_t scode,
-		       const char *text, uint64_t now)
+/**
+ * A call failed at this server. Dead for a call (no answer, transport
+ * error) is dead for registration too, and so is a server that asked for
+ * rest (Retry-After); a plain 503 only sends the call elsewhere, and is
+ * counted.
+ */
+void sfo_call_failed(struct sfo_server *srv, uint16_t scode,
+		     const char *text, uint64_t now)
 {
 	if (!srv)
 		return;
+
+	if (scode && !srv->retry_after) {
+		set_text(srv, scode, text);
+		++srv->failures;
+		return;
+	}
 
 	fail(srv, scode, text, now);
 	update(srv->line, now);

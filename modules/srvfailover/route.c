@@ -196,11 +196,7 @@ enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
 	re_snprintf(inv->why + n, sizeof(inv->why) - n, "%sserver %u %s: %s",
 		    n ? "; " : "", srv->prio, srv->uri, text);
 
-	/* dead for a call (no answer, transport) is dead for registration
-	 * too, and so is a server that asked for rest (Retry-After); a
-	 * plain 503 only sends this call elsewhere */
-	if (!scode || srv->retry_after)
-		sfo_server_failed(srv, scode, text, now);
+	sfo_call_failed(srv, scode, text, now);
 
 	next = inv->bypass ? NULL : next_server(inv);
 	if (!next)

@@ -64,14 +64,16 @@ def need_module(lab):
 
 
 def start(lab, mode=None, srvfailover=None, extra=(), uas="uas",
-          servers=SERVERS):
+          servers=SERVERS, defines=None):
     """Capture, kamailios, UAS, then baresip with the module.
 
+    defines: {ip: ["INVITE_503", ...]}, kamailio.cfg defines per server.
     Returns (baresip, {ip: kamailio}).
     """
     need_module(lab)
     lab.capture()
-    kams = {ip: lab.kamailio(ip) for ip in servers}
+    kams = {ip: lab.kamailio(ip, defines=(defines or {}).get(ip, ()))
+            for ip in servers}
     if uas:
         lab.uas(scenario=uas)
     lab.t_start = time.time()

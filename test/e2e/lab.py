@@ -19,6 +19,8 @@ import ctypes
 import json
 import os
 import re
+import resource
+import shutil
 import signal
 import socket
 import struct
@@ -68,8 +70,24 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 def _die_with_parent():
-    """preexec_fn: the child gets SIGKILL when the test process dies."""
+    """preexec_fn: the child gets SIGKILL when the test process dies; a
+    crash leaves a core file (in its cwd, the lab dir, when the kernel's
+    core_pattern is the default `core`)."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,
+                                                  resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        pass
+
+
+def _exit_text(rc):
+    if rc is not None and rc < 0:
+        try:
+            return "signal %s" % signal.Signals(-rc).name
+        except ValueError:
+            return "signal %d" % -rc
+    return "exit status %s" % rc
 
 
 def become_subreaper():
@@ -153,7 +171,8 @@ class Proc:
 
     def __init__(self, lab, name, argv, log, cwd=None, env=None):
         self.lab, self.name, self.argv, self.log = lab, name, argv, log
-        self.cwd, self.env = cwd, env
+        # in the lab dir: a core dump lands there, not in the source tree
+        self.cwd, self.env = cwd or lab.dir, env
         self.popen = None
 
     def start(self):
@@ -252,7 +271,9 @@ def bound(ip, port, proto="udp"):
 class Kamailio(Proc):
     """One registrar/proxy of contrib/lab/kamailio.cfg on ip:port."""
 
-    def __init__(self, lab, ip, port=5060, callee=CALLEE + ":5060"):
+    def __init__(self, lab, ip, port=5060, callee=CALLEE + ":5060",
+                 defines=()):
+        """defines: more -A of kamailio.cfg, e.g. ["INVITE_503"]."""
         self.ip, self.port = ip, port
         self.rundir = lab.path("kamailio-%s-%d" % (ip, port))
         os.makedirs(self.rundir, exist_ok=True)
@@ -265,6 +286,8 @@ class Kamailio(Proc):
                 "-A", "LADDR=%s" % ip, "-A", "LPORT=%d" % port,
                 "-A", 'CTLSOCK="unix:%s/ctl"' % self.rundir,
                 "-A", 'CALLEE="sip:%s"' % callee]
+        for d in defines:
+            argv += ["-A", d]
         super().__init__(lab, "kamailio %s:%d" % (ip, port), argv,
                          os.path.join(self.rundir, "log"))
 
@@ -329,6 +352,50 @@ class Kamailio(Proc):
         if user is not None:
             out = [c for c in out if c["aor"].split("@")[0] == str(user)]
         return out
+
+
+# --------------------------------------------------------------------------
+# dnsmasq
+
+
+DNS = "127.0.0.53"  # the lab's DNS server (baresip: dns_server DNS:53)
+
+
+class Dnsmasq(Proc):
+    """dnsmasq answering from its command line only, on ip:53 (UDP/TCP).
+
+    records: dnsmasq options, e.g.
+      "--host-record=pri.pbx.test,127.0.0.2"
+      "--srv-host=_sip._udp.pbx.test,pri.pbx.test,5060,10"
+    Names under .test that have no record get NXDOMAIN (--local=/test/);
+    there is no upstream server. --log-queries: every query is in its log.
+    dnsmasq gives its own records a TTL of 0 unless ttl is set.
+    """
+
+    def __init__(self, lab, records, ip=DNS, ttl=None):
+        self.ip = ip
+        argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+                "--no-resolv", "--no-hosts", "--listen-address=" + ip,
+                "--port=53", "--bind-interfaces", "--local=/test/",
+                "--log-queries", "--log-facility=-"]
+        if ttl is not None:
+            argv.append("--local-ttl=%d" % ttl)
+        argv += list(records)
+        super().__init__(lab, "dnsmasq %s" % ip, argv,
+                         lab.path("dnsmasq.log"))
+
+    def start(self, timeout=10):
+        super().start()
+        wait_for(lambda: (not self.running()) or bound(self.ip, 53, "udp"),
+                 timeout, "%s to listen" % self.name, interval=0.02)
+        if not self.running():
+            raise LabError("%s did not start:\n%s"
+                           % (self.name, self.log_tail(15)))
+        return self
+
+    def queries(self):
+        """[(type, name)] of the queries it got so far."""
+        return re.findall(r"query\[(\w+)\] (\S+) from", self.log_text())
 
 
 # --------------------------------------------------------------------------
@@ -541,10 +608,15 @@ class Baresip(Proc):
                 os.symlink(os.path.join(BARESIP_MODULES, name),
                            os.path.join(self.moddir, name))
         if module:
-            if not os.path.isfile(module):
+            # a copy: the module may be rebuilt (replaced) while we run
+            try:
+                wait_for(lambda: os.path.isfile(module), 30,
+                         "module %s (being rebuilt?)" % module, 0.2)
+            except LabError:
                 raise LabError("module %s not found" % module)
-            os.symlink(os.path.abspath(module),
-                       os.path.join(self.moddir, "srvfailover.so"))
+            tmp = os.path.join(self.moddir, ".srvfailover.so")
+            shutil.copy2(module, tmp)
+            os.rename(tmp, os.path.join(self.moddir, "srvfailover.so"))
         self.listen, self.ctrl_addr = listen, ctrl
         config = BARESIP_CONFIG.format(
             moddir=self.moddir, listen=listen, ip=listen.rsplit(":", 1)[0],
@@ -556,6 +628,8 @@ class Baresip(Proc):
         self.write("accounts", accounts)
         self.write("srvfailover", srvfailover)
         self.ctrl = None
+        self.died = None     # why it ended, when not by our SIGTERM
+        self.stopped = False
         super().__init__(lab, "baresip", [
             "stdbuf", "-oL", "-eL", "/usr/bin/baresip", "-f", self.confdir],
             lab.path("baresip.log"))
@@ -598,7 +672,23 @@ class Baresip(Proc):
         return [l for l in self.log_text().splitlines() if pattern in l]
 
     def terminate(self, timeout=3):
+        """SIGTERM (then -9). A baresip that a signal ended (a crash:
+        SIGSEGV, SIGABRT, ...), other than our SIGTERM/SIGKILL, whether
+        before or while we stop it, is noted in self.died. An exit of
+        its own (`quit`, exit status) is not."""
+        if self.stopped:
+            return
+        ended = self.popen is not None and self.popen.poll() is not None
+        if not ended:
+            self.stopped = True
         super().terminate(timeout)
+        rc = self.popen.returncode if self.popen else None
+        ours = () if ended else (signal.SIGTERM, signal.SIGKILL)
+        if rc is not None and rc < 0 and -rc not in ours:
+            self.died = self.died or "baresip ended by %s%s" % (
+                _exit_text(rc), " before the lab stopped it" if ended
+                else "")
+        self.stopped = True
         if self.ctrl:  # after baresip: it sends events until it ends
             self.ctrl.close()
 
@@ -671,6 +761,15 @@ class Capture(Proc):
         except OSError:
             return []
         return sip_messages(read_pcap(data))
+
+    def tcp(self):
+        """TCP segments captured so far (SYN, RST, ...)."""
+        try:
+            with open(self.file, "rb") as f:
+                data = f.read()
+        except OSError:
+            return []
+        return tcp_segments(read_pcap(data))
 
 
 def read_pcap(data):
@@ -846,6 +945,41 @@ def sip_messages(packets):
     return out
 
 
+class TcpSeg:
+    """One TCP segment seen on the wire (no payload kept)."""
+
+    FLAGS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
+
+    def __init__(self, t, src, sport, dst, dport, flags):
+        self.t, self.src, self.sport = t, src, sport
+        self.dst, self.dport, self.flags = dst, dport, flags
+
+    def has(self, letters):
+        """has("S"), has("R"): all these flags are set."""
+        return all(self.flags & self.FLAGS[c] for c in letters)
+
+    def __repr__(self):
+        return "<%.3f tcp %s:%d->%s:%d %s>" % (
+            self.t, self.src, self.sport, self.dst, self.dport,
+            "".join(c for c in "SAFRP" if self.has(c)))
+
+
+def tcp_segments(packets):
+    """TCP segments in captured packets: [TcpSeg]."""
+    out = []
+    for t, linktype, frame in packets:
+        ip = _ipv4_of_frame(linktype, frame)
+        if not ip or len(ip) < 20 or ip[9] != 6:
+            continue
+        l4 = ip[(ip[0] & 0x0F) * 4:]
+        if len(l4) < 14:
+            continue
+        sport, dport = struct.unpack("!HH", l4[:4])
+        out.append(TcpSeg(t, socket.inet_ntoa(ip[12:16]), sport,
+                          socket.inet_ntoa(ip[16:20]), dport, l4[13]))
+    return out
+
+
 # --------------------------------------------------------------------------
 # what the wire shows
 
@@ -936,8 +1070,8 @@ class Lab:
             self.procs.append(proc)
 
     # building blocks
-    def kamailio(self, ip, port=5060, callee=CALLEE + ":5060"):
-        k = Kamailio(self, ip, port, callee).start()
+    def kamailio(self, ip, port=5060, callee=CALLEE + ":5060", defines=()):
+        k = Kamailio(self, ip, port, callee, defines).start()
         self.kams[ip] = k
         return k
 
@@ -963,9 +1097,17 @@ class Lab:
         self.baresip_proc = Baresip(self, module, **kw).start()
         return self.baresip_proc
 
-    def drop(self, ip, on=True):
+    def dnsmasq(self, records, ttl=None):
+        return Dnsmasq(self, records, ttl=ttl).start()
+
+    def drop(self, ip, on=True, hook="output"):
         """Silently drop (nft, in this namespace) every packet sent to ip:
-        a server that vanished without an ICMP. on=False lets them pass."""
+        a server that vanished without an ICMP. on=False lets them pass.
+
+        hook "output": dropped as it is sent, never on the wire (tcpdump
+        on lo does not see it); "input": dropped on arrival, after the
+        capture saw it (the wire shows the unanswered request)."""
+        chain = {"output": "out", "input": "in"}[hook]
         def nft(*args):
             r = subprocess.run(["nft"] + list(args), capture_output=True,
                                text=True, timeout=10)
@@ -977,22 +1119,28 @@ class Lab:
             nft("add", "table", "inet", "lab")
             nft("add", "chain", "inet", "lab", "out",
                 "{ type filter hook output priority 0; }")
+            nft("add", "chain", "inet", "lab", "in",
+                "{ type filter hook input priority 0; }")
             self._nft = True
         if on:
-            nft("add", "rule", "inet", "lab", "out", "ip", "daddr", ip,
+            nft("add", "rule", "inet", "lab", chain, "ip", "daddr", ip,
                 "drop", "comment", '"drop %s"' % ip)
             return
         for line in nft("-a", "list", "chain", "inet", "lab",
-                        "out").splitlines():
+                        chain).splitlines():
             m = re.search(r'"drop %s".*# handle (\d+)' % re.escape(ip),
                           line)
             if m:
-                nft("delete", "rule", "inet", "lab", "out", "handle",
+                nft("delete", "rule", "inet", "lab", chain, "handle",
                     m.group(1))
 
     def wire(self):
         """SIP messages on the wire so far."""
         return self.capture_proc.messages() if self.capture_proc else []
+
+    def tcp_wire(self):
+        """TCP segments on the wire so far."""
+        return self.capture_proc.tcp() if self.capture_proc else []
 
     def wire_until(self, predicate, timeout, what=None):
         """Wait until predicate(messages) is true; return its value."""
@@ -1000,15 +1148,26 @@ class Lab:
                         what or "a message on the wire", interval=0.1)
 
     def close(self):
+        """Stop everything. Raises LabError afterwards when a baresip of
+        this lab crashed or ended by itself (the test then fails)."""
         first = [p for p in (self.baresip_proc, self.capture_proc) if p]
+        bare = [p for p in self.procs if isinstance(p, Baresip)]
         rest = [p for p in reversed(self.procs) if p not in first]
         for p in first + rest:
             try:
-                p.terminate(3) if p in first else p.kill()
+                p.terminate(3) if p in first or p in bare else p.kill()
             except Exception:  # keep cleaning up
                 if p.running():
                     kill_tree(p.pid)
         reap()
+        died = [p.died for p in bare if p.died]
+        if died:
+            cores = [f for f in os.listdir(self.dir)
+                     if f == "core" or f.startswith("core.")]
+            raise LabError("; ".join(died) + (
+                " (core file: %s)" % ", ".join(
+                    os.path.join(self.dir, c) for c in cores)
+                if cores else ""))
 
     def __enter__(self):
         return self

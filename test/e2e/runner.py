@@ -99,6 +99,9 @@ def run_single(spec, directory, module):
     finally:
         try:
             lab.close()
+        except L.LabError as e:  # baresip crashed: a failure in any case
+            result["reason"] = ("%s\n%s" % (e, result["reason"])).strip()
+            result["ok"] = False
         except Exception as e:
             result["reason"] += "\n(lab cleanup: %s)" % e
         with open(os.path.join(directory, "result.json"), "w") as f:

@@ -130,6 +130,7 @@ def call_survives_switch(lab, mode):
     assert invites and invites[0].dst == S1, \
         "bare dial 200 did not go to %s:\n%s" % (S1, L.summary(invites))
     call_id = est.get("id")
+    assert call_id, "CALL_ESTABLISHED without a call id: %s" % est
 
     t_kill = time.time()
     kams[S1].kill()
@@ -143,8 +144,26 @@ def call_survives_switch(lab, mode):
         assert not ends, "call ended on the wire:\n" + L.summary(ends)
         assert b.running(), "baresip died"
         time.sleep(3)
-    calls = b.command("listcalls")
-    print("listcalls after the switch: %r (call id %s)" % (calls, call_id))
     if mode != "parallel":
         wait_register_ok(lab, S2, t_kill)
+    # the call is still the user's: listed, and hangup ends it
+    calls = b.command("listcalls")
+    print("listcalls after the switch: %r (call id %s)" % (calls, call_id))
+    assert "ESTABLISHED" in calls, \
+        "listcalls after the switch does not show the call: %r" % calls
+    st = b.status()
+    s1 = [s for s in L.line_of(st, USER)["servers"] if s["prio"] == 1][0]
+    assert s1.get("calls") == 1, "JSON: the call is not counted on " \
+        "server 1 after the switch: %s" % s1
+    t_hang = time.time()
+    b.command("hangup")
+    closed = b.ctrl.wait_event("CALL_CLOSED", 5, since=t_hang)
+    assert closed.get("id") == call_id, "hangup closed %s, not the call " \
+        "%s" % (closed.get("id"), call_id)
+    lab.wire_until(lambda m: [x for x in L.requests(m, "BYE")
+                              if x.t >= t_hang and x.src == L.PHONE],
+                   5, "baresip's BYE after the hangup")
+    wait_status(b, "no call counted after the hangup",
+                lambda line: all(s.get("calls") == 0
+                                 for s in line["servers"]), 5)
 

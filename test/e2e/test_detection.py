@@ -1,6 +1,7 @@
 """Failure detection (SPEC "Failure detection"), measured on the wire:
-ICMP unreachable, no answer within the retry budget, TCP refused, and
-the fail-back policy `never`."""
+ICMP unreachable, no answer within the retry budget (SIGSTOP, nft drop)
+in every mode, TCP refused, Retry-After, back-off, and the fail-back
+policy `never`."""
 
 import time
 
@@ -55,6 +56,7 @@ def test_cisco_hung_server_fails_over_within_retry_budget(lab):
     assert 1.0 <= delay < 3.0, (
         "%.2fs from the unanswered %s to %s to the REGISTER to %s; "
         "budget 1.5 s (sfo_retries=2)" % (delay, met.method, S1, S2))
+    check_silent_switch(lab, b, "cisco", t)
     kams[S1].cont()
     wait_status(b, "back on 1 after SIGCONT", registered_on("cisco", 1), 20)
 
@@ -70,6 +72,28 @@ def test_cisco_tcp_server_killed_fails_over(lab):
     took = time.time() - t
     L.wait_for(lambda: kams[S2].contacts(USER), 5, "contact at " + S2)
     assert took < 4, "%.1fs to fail over after a TCP reset" % took
+    # on the wire: the first connection attempt to the dead server is
+    # refused (SYN, RST) and the REGISTER to server 2 follows at once
+    # (baresip's TCP comes from 127.0.0.1: select by destination)
+    segs = lab.tcp_wire()
+    syn = [x for x in segs if x.t >= t and x.dst == S1 and x.dport == 5060
+           and x.has("S") and not x.has("A")]
+    rst = [x for x in segs if x.t >= t and x.src == S1 and x.sport == 5060
+           and x.has("R")]
+    regs = [m for m in L.requests(lab.wire(), "REGISTER", dst=S2)
+            if m.t >= t and not m.is_unregister]
+    assert syn and rst and regs, "after the kill: SYN %s, RST %s, " \
+        "REGISTER to %s %s" % (syn[:3], rst[:3], S2, L.summary(regs))
+    delay = regs[0].t - syn[0].t
+    print("REGISTER to %s %.3fs after the refused connection to %s, "
+          "%.2fs after the kill" % (S2, delay, S1, regs[0].t - t))
+    assert regs[0].transport == "tcp", "REGISTER to %s over %s" % (
+        S2, regs[0].transport)
+    assert delay < 1.0, "%.2fs from the refused connection to the " \
+        "REGISTER to %s" % (delay, S2)
+    # idle: found by the next OPTIONS check (interval 2 s)
+    assert regs[0].t - t < 2 + 1.0, "%.2fs from the kill to the REGISTER" \
+        " to %s (probe interval 2 s)" % (regs[0].t - t, S2)
     kams[S1].start()
     wait_status(b, "back on 1 over TCP", registered_on("cisco", 1), 20)
 
@@ -146,3 +170,92 @@ def test_cisco_503_retry_after_keeps_server_out(lab):
         S1, L.summary(regs))
     wait_status(b, "back on 1 after the Retry-After",
                 registered_on("cisco", 1), 20)
+
+
+# --------------------------------------------------------------------------
+# a silent server (no answer, no ICMP) while the line is idle: found by the
+# OPTIONS check of the registered server (sfo_probe_interval=2), within
+# the retry budget of that check
+
+
+PROBE = 2.0     # sfo_probe_interval of LINE_PARAMS
+BUDGET2 = 1.5   # sfo_retries=2: 0.5 + 1 s
+SLACK = 1.0     # 0.5 s of the SPEC's margin + 0.5 s for a busy machine
+
+
+def check_silent_switch(lab, b, mode, t_fail):
+    """The switch came within interval + budget + margin of the failure;
+    the request that met it is unanswered on the wire; JSON says why."""
+    switched = time.time()
+    met = first_request_after(lab, S1, t_fail)
+    assert met and not L.responses_to(lab.wire(), met), \
+        "the first request to %s after the failure: %r (answered?)" % (
+            S1, met)
+    if mode == "parallel":  # nothing to register: the JSON shows it
+        at = switched
+    else:
+        regs = [m for m in L.requests(lab.wire(), "REGISTER", src=L.PHONE,
+                                      dst=S2)
+                if m.t >= t_fail and not m.is_unregister]
+        assert regs, "no REGISTER to %s" % S2
+        at = regs[0].t
+    total = at - t_fail
+    print("%s: unanswered %s %.2fs after the failure, switch %.2fs after "
+          "the failure" % (mode, met.method, met.t - t_fail, total))
+    assert met.t - t_fail <= PROBE + 0.5, \
+        "no request to %s for %.2fs (probe interval %gs)" % (
+            S1, met.t - t_fail, PROBE)
+    assert total <= PROBE + BUDGET2 + SLACK + (0.3 if mode == "parallel"
+                                               else 0), \
+        "switch %.2fs after the failure; interval %g s + budget %g s" % (
+            total, PROBE, BUDGET2)
+    s1 = [s for s in L.line_of(b.status(), USER)["servers"]
+          if s["prio"] == 1][0]
+    assert not s1["state"].startswith("Registered") and \
+        "no answer" in s1.get("last_text", ""), \
+        "server 1 after the switch: %s" % s1
+
+
+def silent_failure(lab, mode, how):
+    text = config(mode).splitlines()
+    text[0] += ";sfo_retries=2"
+    b, kams = start(lab, srvfailover="\n".join(text) + "\n")
+    wait_steady(b, mode)
+    t = time.time()
+    if how == "stop":
+        kams[S1].stop()
+    else:  # dropped on arrival: the wire shows the unanswered requests
+        lab.drop(S1, hook="input")
+    wait_status(b, "working 2 after %s of %s" % (
+        "SIGSTOP" if how == "stop" else "nft drop", S1),
+        registered_on(mode, 2), PROBE + BUDGET2 + SLACK + 5)
+    check_silent_switch(lab, b, mode, t)
+    # a new call goes straight through server 2
+    tc = time.time()
+    b.command("dial 200")
+    b.ctrl.wait_event("CALL_ESTABLISHED", 10, since=tc)
+    inv = [m for m in L.requests(lab.wire(), "INVITE", src=L.PHONE)
+           if m.t >= tc]
+    assert inv and inv[0].dst == S2, \
+        "the next call did not go straight to %s:\n%s" % (S2,
+                                                           L.summary(inv))
+    b.command("hangup")
+    return b, kams
+
+
+def test_cisco_silent_drop_fails_over_within_retry_budget(lab):
+    b, kams = silent_failure(lab, "cisco", "drop")
+    lab.drop(S1, on=False, hook="input")
+    wait_status(b, "back on 1 once packets pass", registered_on("cisco", 1),
+                20)
+
+
+def test_parallel_hung_server_loses_registered_star_within_budget(lab):
+    b, kams = silent_failure(lab, "parallel", "stop")
+    kams[S1].cont()
+    wait_status(b, "server 1 Registered* after SIGCONT",
+                registered_on("parallel", 1), 25)
+
+
+def test_sequential_silent_drop_fails_over_within_retry_budget(lab):
+    silent_failure(lab, "sequential", "drop")

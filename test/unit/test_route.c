@@ -62,6 +62,8 @@ static void test_invite_503_goes_to_next_server(void **s)
 
 	/* a plain 503 sends the call elsewhere, not the registration */
 	assert_string_equal("Registered*", state(1));
+	assert_int_equal(1, srv(1)->failures);
+	assert_int_equal(503, srv(1)->last_code);
 }
 
 
