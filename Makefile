@@ -87,5 +87,6 @@ install: $(MODULE)
 
 clean:
 	rm -rf $(BUILD) $(MODULE)
+include mk/faults.mk
 
 include mk/pi.mk

@@ -68,11 +68,22 @@ static void report(const struct sfo_line *line, const char *fmt, ...)
 }
 
 
+/* What a server said, for people and JSON: a reason phrase may hold
+ * any bytes, and cutting it may split a character; keep it ASCII */
 static void set_text(struct sfo_server *srv, uint16_t scode,
 		     const char *text)
 {
+	size_t i;
+
 	srv->last_code = scode;
 	str_ncpy(srv->last_text, text ? text : "", sizeof(srv->last_text));
+
+	for (i = 0; srv->last_text[i]; i++) {
+		unsigned char c = srv->last_text[i];
+
+		if (c < 0x20 || c > 0x7e)
+			srv->last_text[i] = '?';
+	}
 }
 
 
@@ -288,9 +299,10 @@ static struct sfo_server *working_of(const struct sfo_line *line,
 }
 
 
+/* back: the line was on a backup because a higher server had failed */
 static void switch_reason(struct sfo_line *line,
 			  const struct sfo_server *old,
-			  const struct sfo_server *w)
+			  const struct sfo_server *w, bool back)
 {
 	char *r = line->reason;
 	size_t sz = sizeof(line->reason);
@@ -299,8 +311,11 @@ static void switch_reason(struct sfo_line *line,
 		re_snprintf(r, sz, "server %u registered", w->prio);
 	else if (old->deactivated)
 		re_snprintf(r, sz, "server %u deactivated", old->prio);
-	else if (w && w->order < old->order)
+	else if (w && w->order < old->order && back)
 		re_snprintf(r, sz, "fail-back: server %u registered again",
+			    w->prio);
+	else if (w && w->order < old->order)
+		re_snprintf(r, sz, "server %u registered, higher priority",
 			    w->prio);
 	else if (old->reg != SFO_REG_OK)
 		re_snprintf(r, sz, "server %u: %s", old->prio, old->last_text);
@@ -330,6 +345,7 @@ static bool set_working(struct sfo_line *line, uint64_t now,
 	struct sfo_server *old = line->working;
 	struct sfo_server *w = working_of(line, now);
 	struct sfo_server *from = old ? old : line->lost;
+	bool back = line->degraded;
 
 	if (w && first_active(line, w))
 		line->degraded = false;
@@ -341,12 +357,13 @@ static bool set_working(struct sfo_line *line, uint64_t now,
 
 	/* across a gap the reason is the loss, unless this is a fail-back */
 	if (old || !from || (w && w->order < from->order))
-		switch_reason(line, from, w);
+		switch_reason(line, from, w, back);
 
 	if (old && (!w || w->order > old->order))
 		line->degraded = true;
 
-	if (w && from && from != w)
+	/* a higher server answering late at start is no fail-back */
+	if (w && from && from != w && (back || w->order > from->order))
 		count_switch(line, from, w);
 
 	line->working = w;

@@ -28,6 +28,7 @@ struct attempt {
 	struct tmr budget;
 	struct tmr redial;
 	bool gave_up;              /* the budget ran out: our hang-up   */
+	char branch[64];           /* Via branch of the INVITE that went */
 };
 
 /* What the dial command asked for, while menu's handler runs */
@@ -54,6 +55,11 @@ static void attempt_destructor(void *arg)
 	tmr_cancel(&a->redial);
 	list_unlink(&a->le);
 	mem_deref(a->target);
+
+	if (pending.adopted == a)
+		pending.adopted = NULL;
+	if (pending.again == a)
+		pending.again = NULL;
 }
 
 
@@ -143,6 +149,7 @@ static void adopt(struct sfo_server *srv, struct call *call)
 
 	a->call = call;
 	a->gave_up = false;
+	a->branch[0] = '\0';
 	pending.adopted = a;
 	budget_start(a);
 	probe_ping(srv);
@@ -295,24 +302,7 @@ void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
 }
 
 
-/** A 1xx to one of our INVITEs: the server is alive, whatever follows */
-void dial_provisional(const struct sip_msg *msg)
-{
-	struct le *le;
-
-	LIST_FOREACH(&attempts, le) {
-		struct attempt *a = le->data;
-
-		if (a->call && !pl_strcmp(&msg->callid, call_id(a->call))) {
-			a->inv.provisional = true;
-			tmr_cancel(&a->budget);
-		}
-	}
-}
-
-
-/** The server one of our INVITEs went to, by its Call-ID */
-struct sfo_server *dial_server_of(const struct sip_msg *msg)
+static struct attempt *attempt_of_msg(const struct sip_msg *msg)
 {
 	struct le *le;
 
@@ -320,10 +310,52 @@ struct sfo_server *dial_server_of(const struct sip_msg *msg)
 		struct attempt *a = le->data;
 
 		if (a->call && !pl_strcmp(&msg->callid, call_id(a->call)))
-			return a->inv.srv;
+			return a;
 	}
 
 	return NULL;
+}
+
+
+/**
+ * One of our INVITEs goes out (again after a challenge: a new branch).
+ * Its first send comes before baresip knows the call's Call-ID: it is
+ * the INVITE of the attempt adopted just now.
+ */
+void dial_invite_sent(const struct sip_msg *msg)
+{
+	struct attempt *a = attempt_of_msg(msg);
+
+	if (!a && pending.adopted && !pending.adopted->branch[0])
+		a = pending.adopted;
+
+	if (a)
+		pl_strcpy(&msg->via.branch, a->branch, sizeof(a->branch));
+}
+
+
+/**
+ * A 1xx to one of our INVITEs: the server is alive, whatever follows.
+ * Only the answer to the INVITE that went (its Via branch) counts.
+ */
+void dial_provisional(const struct sip_msg *msg)
+{
+	struct attempt *a = attempt_of_msg(msg);
+
+	if (!a || pl_strcmp(&msg->via.branch, a->branch))
+		return;
+
+	a->inv.provisional = true;
+	tmr_cancel(&a->budget);
+}
+
+
+/** The server one of our INVITEs went to, by its Call-ID */
+struct sfo_server *dial_server_of(const struct sip_msg *msg)
+{
+	struct attempt *a = attempt_of_msg(msg);
+
+	return a ? a->inv.srv : NULL;
 }
 
 

@@ -15,6 +15,7 @@ void dial_stop(void);
 void dial_ua_event(struct sfo_server *srv, enum ua_event ev,
 		   struct call *call, const char *prm);
 void dial_transport_error(const struct sfo_server *srv, const char *text);
+void dial_invite_sent(const struct sip_msg *msg);
 void dial_provisional(const struct sip_msg *msg);
 struct sfo_server *dial_server_of(const struct sip_msg *msg);
 

@@ -2,7 +2,8 @@
  * @file trace.c  What the SIP stack does not tell: read off the wire
  *
  * libre reports no 100 Trying, ignores Retry-After, and sends refresh
- * REGISTERs on its own. Its SIP trace hook sees every message in and
+ * REGISTERs on its own. The branch of each INVITE sent is kept, so that
+ * only an answer to that INVITE counts. Its SIP trace hook sees every message in and
  * out, before the stack acts on it; the few that matter are decoded
  * here (sip_msg_decode) and passed to the core. With baresip's own
  * `sip_trace yes`, the module takes the hook over.
@@ -85,7 +86,9 @@ static void message(bool tx, const struct sip_msg *msg,
 		    const struct sa *peer)
 {
 	if (tx) {
-		if (!pl_strcmp(&msg->met, "REGISTER") && !unregister(msg))
+		if (!pl_strcmp(&msg->met, "INVITE"))
+			dial_invite_sent(msg);
+		else if (!pl_strcmp(&msg->met, "REGISTER") && !unregister(msg))
 			sfo_refresh_sent(server_of(msg, peer), shell_now());
 		return;
 	}
@@ -106,10 +109,10 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 	(void)tp;
 	(void)arg;
 
-	/* decode only what matters: REGISTERs out; 1xx and 503 in */
+	/* decode only what matters: REGISTER and INVITE out; 1xx, 503 in */
 	if (len < 12)
 		return;
-	if (tx && memcmp(pkt, "REGISTER ", 9))
+	if (tx && memcmp(pkt, "REGISTER ", 9) && memcmp(pkt, "INVITE ", 7))
 		return;
 	if (!tx && (memcmp(pkt, "SIP/2.0 ", 8) ||
 		    (pkt[8] != '1' && memcmp(pkt + 8, "503", 3))))

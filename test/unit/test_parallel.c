@@ -41,6 +41,8 @@ static void test_parallel_higher_server_answering_late_becomes_working(
 	ok(1, 20);
 	assert_ptr_equal(srv(1), line1()->working);
 	assert_true(has("working 1"));
+	assert_int_equal(0, line1()->failbacks);
+	assert_true(reported("server 1 registered, higher priority"));
 	assert_string_equal("Registered*", state(1));
 	assert_string_equal("Registered", state(2));
 }

@@ -68,6 +68,19 @@ static void test_json_follows_the_contract(void **s)
 }
 
 
+static void test_json_stays_ascii_whatever_the_server_says(void **s)
+{
+	(void)s;
+	load(THREE("parallel", ""));
+	sfo_start(line1(), 0);
+	sfo_reg_failed(srv(1), 503, "503 \xc3\xa9t\xc3 \x01\"x\"", 10);
+
+	assert_string_equal("503 ??t? ?\"x\"", srv(1)->last_text);
+	assert_int_equal(0, run("json", 20));
+	assert_non_null(strstr(out, "503 ??t? ?\\\"x\\\""));
+}
+
+
 static void test_json_working_null_when_none(void **s)
 {
 	(void)s;
@@ -161,6 +174,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_json_follows_the_contract),
+		T(test_json_stays_ascii_whatever_the_server_says),
 		T(test_json_working_null_when_none),
 		T(test_status_table_for_people),
 		T(test_summary_leaves_deactivated_servers_out),
