@@ -90,3 +90,4 @@ clean:
 include mk/faults.mk
 
 include mk/pi.mk
+include mk/bench.mk

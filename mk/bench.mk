@@ -1,0 +1,25 @@
+# make bench: srvfailover's figures beside stock baresip 1.0.0 (issue 5)
+#
+#   make bench            every failure kind x every mode, 3 runs each,
+#                         plus the memory/CPU cost run and the timeline
+#                         (about 25 minutes on a 2-core machine)
+#   make bench RUNS=5     more runs per figure (medians, min, max)
+#   make bench QUICK=1    one mode (cisco), one run: a quick look (~9 min)
+#   make bench BENCH_ARGS='--kinds icmp,hang --modes cisco'   (see
+#                         test/bench/bench.py --help)
+#
+# Needs root (private network namespaces). Prints a table; writes
+# build/bench/results.csv, build/bench/runs.json, build/bench/timeline.png.
+# Targets are printed as ok/MISS; they never fail the build.
+
+RUNS       ?= 3
+QUICK      ?=
+BENCH_ARGS ?=
+
+.PHONY: bench
+
+bench: deps all
+	@PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/bench/bench.py \
+		--module "$(CURDIR)/$(MODULE)" --runs $(RUNS) \
+		--out "$(CURDIR)/$(BUILD)/bench" \
+		$(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
