@@ -35,9 +35,9 @@ for t in "$@"; do
 	add "${p:-0}" "${f:-0}"
 done
 
-counts() {  # the last "N passed, N failed" line of a suite's output
-	sed -n 's/.*[^0-9]\{0,1\}\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\1 \2/p' \
-		"$log" | tail -n 1
+counts() {  # the last "N passed, N failed" of a suite's output
+	grep -oE '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 |
+		awk '{print $1, $3}'
 }
 
 "$top/test/check_symbols.sh" "$module" >"$log" 2>&1
