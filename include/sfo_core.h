@@ -235,6 +235,8 @@ uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);
 struct sfo_server *sfo_route(const struct list *lines,
 			     const struct sfo_line *line, const char *dial,
 			     bool *bypass);
+int  sfo_redial_target(char **targetp, const struct sfo_server *srv,
+		       const char *peer);
 void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
 		      bool bypass, uint64_t now);
 uint64_t sfo_invite_deadline(const struct sfo_invite *inv);

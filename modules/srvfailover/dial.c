@@ -138,8 +138,8 @@ static void adopt(struct sfo_server *srv, struct call *call)
 		tmr_init(&a->redial);
 		sfo_invite_start(&a->inv, srv, pending.bypass, shell_now());
 
-		if (str_dup(&a->target, target ? target :
-			    call_peeruri(call))) {
+		if (target ? str_dup(&a->target, target) :
+		    sfo_redial_target(&a->target, srv, call_peeruri(call))) {
 			mem_deref(a);
 			return;
 		}

@@ -85,6 +85,30 @@ static struct sfo_server *server_at(const struct sfo_line *line,
 
 
 /**
+ * What to dial again through another server, for a call that reached
+ * baresip without its dial string: the peer URI, but its user part alone
+ * when its host is the server's, so that the next server's user agent
+ * completes it with its own domain.
+ */
+int sfo_redial_target(char **targetp, const struct sfo_server *srv,
+		      const char *peer)
+{
+	struct pl host, user;
+	uint16_t port;
+
+	if (!targetp || !srv || !peer)
+		return EINVAL;
+
+	if (!dial_host(peer, &host, &port) ||
+	    !server_at(srv->line, &host, port) ||
+	    re_regex(peer, str_len(peer), "[^:]+:[^@]+@", NULL, &user))
+		return str_dup(targetp, peer);
+
+	return pl_strdup(targetp, &user);
+}
+
+
+/**
  * The server a dial goes through
  *
  * @param lines  All lines

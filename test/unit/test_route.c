@@ -37,6 +37,23 @@ static void test_route_full_uri_of_a_server_bypasses_priorities(void **s)
 }
 
 
+static void test_redial_target_drops_the_first_server_host(void **s)
+{
+	char *t = NULL;
+	(void)s;
+	up("parallel", "");
+
+	assert_int_equal(0, sfo_redial_target(&t, srv(1),
+					      "sip:200@127.0.0.2;x=y"));
+	assert_string_equal("200", t);
+	t = mem_deref(t);
+	assert_int_equal(0, sfo_redial_target(&t, srv(1),
+					      "sip:200@example.org"));
+	assert_string_equal("sip:200@example.org", t);
+	mem_deref(t);
+}
+
+
 static void test_route_unknown_host_is_left_alone(void **s)
 {
 	bool bypass;
@@ -211,6 +228,7 @@ int main(void)
 		T(test_route_bare_user_id_uses_working_server),
 		T(test_route_full_uri_of_a_server_bypasses_priorities),
 		T(test_route_unknown_host_is_left_alone),
+		T(test_redial_target_drops_the_first_server_host),
 		T(test_invite_503_goes_to_next_server),
 		T(test_invite_unanswered_server_is_dead_for_registration),
 		T(test_invite_503_with_retry_after_keeps_server_out),
