@@ -8,6 +8,7 @@ bounded. Python 3.11 standard library only.
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -257,7 +258,17 @@ class BenchLab(L.Lab):
         for p in self.phones:
             p.kill_quietly()
         super().close()
-        return [p.died for p in self.phones if p.died]
+        # a safety net: every process left below us is this lab's (we are
+        # a subreaper: orphans of killed processes come to us)
+        left = L.descendants(os.getpid())
+        if left:
+            L.signal_pids(left, signal.SIGKILL)
+            L.wait_for(lambda: not any(L.alive(x) for x in left), 5,
+                       "leftover pids %s to end" % left, interval=0.05)
+        L.reap()
+        return [p.died for p in self.phones if p.died] + (
+            ["%d leftover process(es) killed at cleanup" % len(left)]
+            if left else [])
 
     # ----------------------------------------------------------------------
     # failures
