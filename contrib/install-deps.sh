@@ -18,6 +18,7 @@ echo "srvfailover: installing$missing"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >/dev/null
+$SUDO apt-get update -q >/dev/null ||
+	echo "srvfailover: warning: apt-get update reported errors" >&2
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null

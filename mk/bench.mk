@@ -2,7 +2,7 @@
 #
 #   make bench            every failure kind x every mode, 3 runs each,
 #                         plus the memory/CPU cost run and the timeline
-#                         (about 25 minutes on a 2-core machine)
+#                         (about 28 minutes on a 2-core machine)
 #   make bench RUNS=5     more runs per figure (medians, min, max)
 #   make bench QUICK=1    one mode (cisco), one run: a quick look (~9 min)
 #   make bench BENCH_ARGS='--kinds icmp,hang --modes cisco'   (see
