@@ -1,18 +1,28 @@
-# srvfailover: a baresip 1.0.0 module for SIP server redundancy
+# srvfailover: a baresip module for SIP server redundancy
 #
-#   make          build srvfailover.so
+#   make          build srvfailover.so for this machine's baresip
 #   make test     install what is missing, build, run every test
 #   make demo     a live demo: three servers, one breaks and comes back
 #   make install  install the module (PREFIX, DESTDIR)
 
-MODULE   := srvfailover.so
+CC       ?= cc
+PKG      ?= pkg-config
+
+# Which baresip: Debian pairs each baresip with its own libre.
+# bookworm: libre 1.1.x + baresip 1.0.0; trixie: libre 2.0.x + 1.1.0.
+# BARESIP_VERSION=1.0.0 or 1.1.0 on the command line chooses by hand.
+LIBRE_VERSION   := $(shell $(PKG) --modversion libre 2>/dev/null)
+BARESIP_OF_LIBRE = $(if $(filter 1.1.%,$(LIBRE_VERSION)),1.0.0,$\
+	$(if $(filter 2.0.%,$(LIBRE_VERSION)),1.1.0))
+BARESIP_VERSION ?= $(BARESIP_OF_LIBRE)
+BARESIP_VERSIONS := 1.0.0 1.1.0
+
+MODULE   ?= srvfailover.so
 PREFIX   ?= /usr
 MODDIR   ?= $(PREFIX)/lib/baresip/modules
 DOCDIR   ?= $(PREFIX)/share/doc/srvfailover
-BUILD    := build
+BUILD    ?= build/baresip-$(BARESIP_VERSION)
 
-CC       ?= cc
-PKG      ?= pkg-config
 RE_CFLAGS := $(shell $(PKG) --cflags libre 2>/dev/null)
 RE_LIBS   := $(shell $(PKG) --libs libre 2>/dev/null || echo -lre)
 
@@ -22,34 +32,53 @@ CFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -DLINUX
 CFLAGS   += -Iinclude $(RE_CFLAGS)
 
 # The functional core: no baresip in here
-CORE_SRCS := $(addprefix modules/srvfailover/, \
+CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 	line.c policy.c core.c route.c targets.c config.c status.c \
 	command.c web.c page.c)
-SHELL_SRCS := $(addprefix modules/srvfailover/, shell.c dial.c trace.c probe.c \
-	resolve.c http.c)
-HDRS := $(wildcard include/*.h modules/srvfailover/*.h)
+# The shell: the only part that calls baresip
+SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c check.c \
+	dial.c trace.c probe.c resolve.c http.c)
+# The seam: what differs between the baresip versions, one file each
+SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c
+SHELL_CFLAGS := -Iinclude/baresip-$(BARESIP_VERSION) \
+	-Imodules/srvfailover/shell -Imodules/srvfailover/seam
+HDRS := $(wildcard include/*.h include/*/*.h modules/srvfailover/*/*.h)
 
 CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))
-SHELL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SHELL_SRCS))
+SHELL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SHELL_SRCS) $(SEAM_SRC))
 
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e demo install clean
+.PHONY: all deps test unit e2e demo install clean version-check
 
 all: $(MODULE)
 
 # V=1 shows the whole command lines
 Q := $(if $(V),,@)
 
-$(BUILD)/%.o: %.c $(HDRS)
+VERSION_ERROR = srvfailover: no build for libre '$(LIBRE_VERSION)' $\
+	$(if $(BARESIP_VERSION),(BARESIP_VERSION=$(BARESIP_VERSION)) )$\
+	- supported: libre 1.1.x (baresip 1.0.0, Debian bookworm) and $\
+	libre 2.0.x (baresip 1.1.0, trixie); install libre-dev, or $\
+	choose with BARESIP_VERSION=1.0.0 or 1.1.0
+
+version-check:
+	@case " $(BARESIP_VERSIONS) " in *" $(BARESIP_VERSION) "*) ;; \
+	*) echo "$(VERSION_ERROR)" >&2; exit 1;; esac
+
+$(BUILD)/%.o: %.c $(HDRS) | version-check
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+$(SHELL_OBJS): CFLAGS += $(SHELL_CFLAGS)
+
+# No libre in DT_NEEDED: baresip brings its own, and a build for the
+# other Debian suite then loads far enough to refuse with a clear line
 $(MODULE): $(CORE_OBJS) $(SHELL_OBJS)
-	@echo "  LD      $@"
-	$(Q)$(CC) -shared -o $@.tmp $^ $(RE_LIBS)
+	@echo "  LD      $@ (baresip $(BARESIP_VERSION))"
+	$(Q)$(CC) -shared -o $@.tmp $^
 	@# a running baresip may have the old file mapped: replace, not rewrite
 	$(Q)mv -f $@.tmp $@
 
@@ -67,7 +96,7 @@ unit: $(UNIT_BINS)
 # Every suite runs; the summary line counts them all
 test: deps
 	@$(MAKE) --no-print-directory all unit
-	@test/run-all.sh "$(CURDIR)/$(MODULE)" $(UNIT_BINS)
+	@test/run-all.sh
 
 e2e: all
 	@test/e2e/run --module "$(CURDIR)/$(MODULE)"

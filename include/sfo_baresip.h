@@ -1,10 +1,13 @@
 /**
- * @file sfo_baresip.h  The parts of the baresip 1.0.0 API srvfailover uses
+ * @file sfo_baresip.h  The parts of the baresip API srvfailover uses
  *
  * Debian ships no baresip.h. These declarations are ours, kept minimal,
  * and test/check_symbols.sh checks every function below against the
- * symbols /usr/bin/baresip exports. Enum values are those of 1.0.0.
- * Only the shell (modules/srvfailover/shell.c) includes this file.
+ * symbols /usr/bin/baresip exports. What is here is the same in baresip
+ * 1.0.0 (bookworm) and 1.1.0 (trixie); what differs is in
+ * include/baresip-VERSION/sfo_baresip_ver.h, picked by the Makefile.
+ * Only the shell and the seam (modules/srvfailover/shell, seam) include
+ * this file.
  */
 
 struct ua;
@@ -17,22 +20,8 @@ struct conf;
 struct network;
 
 
-/* enum ua_event of baresip 1.0.0; 1.1.0 renumbers it */
-enum ua_event {
-	UA_EVENT_REGISTERING = 0,
-	UA_EVENT_REGISTER_OK = 1,
-	UA_EVENT_REGISTER_FAIL = 2,
-	UA_EVENT_UNREGISTERING = 3,
-	UA_EVENT_MWI_NOTIFY = 4,
-	UA_EVENT_SHUTDOWN = 5,
-	UA_EVENT_EXIT = 6,
-	UA_EVENT_CALL_INCOMING = 7,
-	UA_EVENT_CALL_RINGING = 8,
-	UA_EVENT_CALL_PROGRESS = 9,
-	UA_EVENT_CALL_ESTABLISHED = 10,
-	UA_EVENT_CALL_CLOSED = 11,
-	UA_EVENT_CALL_LOCAL_SDP = 22,   /* prm "offer": INVITE about to go */
-};
+/* enum ua_event and what differs: one header per baresip version */
+#include "sfo_baresip_ver.h"
 
 enum call_state {
 	CALL_STATE_IDLE = 0,
@@ -66,13 +55,13 @@ int  ua_register(struct ua *ua);
 void ua_unregister(struct ua *ua);
 unsigned ua_destroy(struct ua *ua);
 struct account *ua_account(const struct ua *ua);
+const char *account_aor(const struct account *acc);
 struct list *ua_calls(const struct ua *ua);
 int  ua_options_send(struct ua *ua, const char *uri,
 		     options_resp_h *resph, void *arg);
 int  uag_event_register(ua_event_h *eh, void *arg);
 void uag_event_unregister(ua_event_h *eh);
-void uag_current_set(struct ua *ua);
-struct ua *uag_current(void);
+const char *uag_event_str(enum ua_event ev);
 struct list *uag_list(void);
 int  account_set_regint(struct account *acc, uint32_t regint);
 struct sip *uag_sip(void);

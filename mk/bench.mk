@@ -21,5 +21,5 @@ BENCH_ARGS ?=
 bench: deps all
 	@PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/bench/bench.py \
 		--module "$(CURDIR)/$(MODULE)" --runs $(RUNS) \
-		--out "$(CURDIR)/$(BUILD)/bench" \
+		--out "$(CURDIR)/build/bench" \
 		$(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)

@@ -1,17 +1,28 @@
 #!/bin/sh
-# Every baresip function that include/sfo_baresip.h declares, and every
+# Every baresip function that our declarations for that baresip version
+# name (include/sfo_baresip.h and include/baresip-VERSION/), and every
 # symbol the built module needs from outside libre and libc, must be
-# exported by the stock /usr/bin/baresip. One line per check, then a
-# count line for run-all.sh.
+# exported by the stock /usr/bin/baresip of that version. One line per
+# check, then a count line for run-all.sh.
+#
+#   test/check_symbols.sh MODULE VERSION
+#
+# With SFO_BARESIP_ROOT set, that system's baresip, libre and libc (the
+# trixie system of test/trixie/root.sh).
 set -u
 top=$(dirname "$0")/..
 module=${1:-$top/srvfailover.so}
-baresip=${BARESIP:-/usr/bin/baresip}
+version=${2:-1.0.0}
+root=${SFO_BARESIP_ROOT:-}
+baresip=$root/usr/bin/baresip
 pass=0
 fail=0
 
 exported=$(nm -D --defined-only "$baresip" | awk '{print $3}')
-libre=$(nm -D --defined-only "$(ldconfig -p | awk '/libre\.so[^ ]* /{print $NF; exit}')" | awk '{print $3}')
+librefile=$(ls "$root"/usr/lib/*/libre.so.[0-9]* | head -n 1)
+libre=$(nm -D --defined-only "$librefile" | awk '{print $3}')
+libc=$(nm -D --defined-only "$root"/usr/lib/*/libc.so.6 2>/dev/null |
+	awk '{print $3}' | sed 's/@.*//')
 
 check() {
 	if printf '%s\n' "$exported" | grep -qx "$1"; then
@@ -23,7 +34,10 @@ check() {
 }
 
 # declared functions: "type name(" at the start of a declaration
-for f in $(grep -vE '^[[:space:]]|^typedef|^#|^/?\*' "$top/include/sfo_baresip.h" |
+for f in $(cat "$top/include/sfo_baresip.h" \
+	       "$top/include/baresip-$version/sfo_baresip_ver.h" |
+	   grep -vE '^[[:space:]]|^typedef|^#|^/?\*' |
+	   sed 's/^__attribute__((weak)) //' |
 	   grep -oE '[a-z_0-9]+\(' | tr -d '(' | sort -u); do
 	check "$f" "declared"
 done
@@ -32,8 +46,7 @@ done
 for f in $(nm -D --undefined-only "$module" | awk '{print $2}' | sed 's/@.*//'); do
 	printf '%s\n' "$libre" | grep -qx "$f" && continue
 	case "$f" in __*|_ITM_*|_Jv_*) continue ;; esac
-	nm -D --defined-only /lib/*/libc.so.6 2>/dev/null | awk '{print $3}' |
-		sed 's/@.*//' | grep -qx "$f" && continue
+	printf '%s\n' "$libc" | grep -qx "$f" && continue
 	check "$f" "needed by $(basename "$module")"
 done
 

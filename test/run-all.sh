@@ -1,13 +1,18 @@
 #!/bin/sh
-# Runs every suite: the cmocka unit tests, the symbol check against
-# /usr/bin/baresip and the end-to-end scenarios. Ends with one line
-# "N passed, N failed" over all of them.
+# Runs every suite for both baresips the module is built for: this
+# machine's (Debian bookworm, baresip 1.0.0) and Debian trixie's
+# (baresip 1.1.0, in the system test/trixie/root.sh makes and reuses;
+# the module is built inside it). For each: the cmocka unit tests, the
+# symbol check against that /usr/bin/baresip and the end-to-end
+# scenarios. Ends with one line "N passed, N failed" over all of them.
 #
-#   test/run-all.sh /abs/path/srvfailover.so build/unit/test_*
+#   test/run-all.sh              (make test runs it after building)
+#   test/run-all.sh --in-root    (itself, inside `root.sh enter`)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-module=$1
-shift
+host=$top/srvfailover.so
+trixie_build=build/baresip-1.1.0
+trixie=$top/$trixie_build/srvfailover.so
 pass=0
 fail=0
 log=$(mktemp)
@@ -18,36 +23,78 @@ add() {  # add the counts of one suite: add PASSED FAILED
 	fail=$((fail + $2))
 }
 
-# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s),"
-for t in "$@"; do
-	"$t" >"$log" 2>&1
-	rc=$?
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log")
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s),.*/\1/p' "$log")
-	if [ -z "$p" ] && [ -z "$f" ]; then
-		echo "FAIL $(basename "$t"): crashed (exit $rc)"
-		cat "$log"
-		add 0 1
-		continue
-	fi
-	[ -n "$f" ] && grep -E '^\[  (ERROR|FAILED)|^\[   LINE' "$log"
-	echo "unit $(basename "$t"): ${p:-0} passed, ${f:-0} failed"
-	add "${p:-0}" "${f:-0}"
-done
-
 counts() {  # the last "N passed, N failed" of a suite's output
 	grep -oE '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 |
 		awk '{print $1, $3}'
 }
 
-"$top/test/check_symbols.sh" "$module" >"$log" 2>&1
-cat "$log"
-set -- $(counts) 0 1
-add "$1" "$2"
+# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s),"
+units() {  # units NAME UNIT_DIR [RUN_PREFIX...]
+	name=$1 dir=$2
+	shift 2
+	for t in "$dir"/unit/test_*; do
+		"$@" "$t" >"$log" 2>&1
+		rc=$?
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log")
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s),.*/\1/p' "$log")
+		if [ -z "$p" ] && [ -z "$f" ]; then
+			echo "FAIL $name $(basename "$t"): crashed (exit $rc)"
+			cat "$log"
+			add 0 1
+			continue
+		fi
+		[ -n "$f" ] && grep -E '^\[  (ERROR|FAILED)|^\[   LINE' "$log"
+		echo "unit $name $(basename "$t"): ${p:-0} passed, ${f:-0} failed"
+		add "${p:-0}" "${f:-0}"
+	done
+}
 
-"$top/test/e2e/run" --module "$module" 2>&1 | tee "$log"
-set -- $(counts) 0 1
-add "$1" "$2"
+suite() {  # suite NAME MODULE VERSION OTHER_MODULE
+	"$top/test/check_symbols.sh" "$2" "$3" >"$log" 2>&1
+	sed "s/^/$1 /" "$log"
+	set -- "$@" $(counts) 0 1
+	add "$5" "$6"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+	echo "end-to-end, $1 (baresip $3):"
+	SFO_OTHER_MODULE=$4 "$top/test/e2e/run" --module "$2" 2>&1 |
+		tee "$log"
+	set -- $(counts) 0 1
+	add "$1" "$2"
+}
+
+total() {
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit
+}
+
+if [ "${1:-}" = --in-root ]; then
+	units trixie "$top/$trixie_build" chroot "$SFO_TRIXIE_ROOT"
+	export SFO_BARESIP_ROOT="$SFO_TRIXIE_ROOT"
+	suite trixie "$trixie" 1.1.0 "$host"
+	total
+fi
+
+# The trixie build first: each suite loads the other's build too
+echo "trixie: preparing the system and building the module in it"
+if ! root=$("$top/test/trixie/root.sh" prepare) ||
+   ! "$top/test/trixie/root.sh" enter chroot "$root" \
+	make --no-print-directory -C "$top" all unit \
+		MODULE=$trixie_build/srvfailover.so >"$log" 2>&1; then
+	cat "$log"
+	echo "FAIL trixie: no trixie system or no build in it: its" \
+	     "tests did not run"
+	add 0 1
+	trixie=
+fi
+
+units bookworm "$top/build/baresip-1.0.0"
+suite bookworm "$host" 1.0.0 "$trixie"
+
+if [ -n "$trixie" ]; then
+	"$top/test/trixie/root.sh" enter "$0" --in-root 2>&1 | tee "$log"
+	set -- $(counts) 0 1
+	add "$1" "$2"
+fi
+
+total

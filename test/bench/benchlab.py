@@ -49,10 +49,7 @@ class Phone(L.Proc):
         self.confdir = lab.path("phone-" + name)
         self.moddir = os.path.join(self.confdir, "modules")
         os.makedirs(self.moddir, exist_ok=True)
-        for f in sorted(os.listdir(L.BARESIP_MODULES)):
-            if f.endswith(".so"):
-                os.symlink(os.path.join(L.BARESIP_MODULES, f),
-                           os.path.join(self.moddir, f))
+        L.link_stock_modules(self.moddir)
         if module:  # bench.py hands a copy that nobody rebuilds
             os.symlink(os.path.abspath(module),
                        os.path.join(self.moddir, "srvfailover.so"))
@@ -70,9 +67,9 @@ class Phone(L.Proc):
         self.write("srvfailover", srvfailover)
         self.ctrl = None
         self.died = None
-        super().__init__(lab, "baresip " + name, [
-            "stdbuf", "-oL", "-eL", "/usr/bin/baresip", "-f",
-            self.confdir], lab.path("phone-%s.log" % name))
+        super().__init__(lab, "baresip " + name,
+                         L.baresip_argv(self.confdir),
+                         lab.path("phone-%s.log" % name))
 
     def write(self, name, text):
         if text and not text.endswith("\n"):

@@ -6,7 +6,9 @@ Everything a scenario needs, run inside a private network namespace
   Lab        one scenario's temp dir and processes; closing it stops them all
   Kamailio   registrar/proxy instances of contrib/lab/kamailio.cfg
   Sipp       scripted SIP peers (contrib/lab/sipp/*.xml)
-  Baresip    /usr/bin/baresip with a generated config dir (+ the module)
+  Baresip    /usr/bin/baresip with a generated config dir (+ the module);
+             with SFO_BARESIP_ROOT set, that system's baresip (a trixie
+             chroot: test/trixie/root.sh), chrooted, in the same namespace
   Ctrl       ctrl_tcp client: commands, `srvfailover json`, pushed UA events
   Capture    tcpdump on lo, read back with the pcap/SIP reader below
 
@@ -33,7 +35,10 @@ TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 LABDIR = os.path.join(TOP, "contrib", "lab")
 KAMAILIO_CFG = os.path.join(LABDIR, "kamailio.cfg")
 SIPP_DIR = os.path.join(LABDIR, "sipp")
-BARESIP_MODULES = "/usr/lib/baresip/modules"
+# The system whose baresip runs: "" is this machine's; a trixie system
+# (test/trixie/root.sh enter) has this machine's /tmp at the same path
+BARESIP_ROOT = os.environ.get("SFO_BARESIP_ROOT", "")
+BARESIP_MODULES = "/usr/lib/baresip/modules"  # inside BARESIP_ROOT
 
 CALLEE = "127.0.0.99"  # where the kamailios send calls for unknown users
 PHONE = "127.0.0.10"  # baresip's SIP address
@@ -589,6 +594,22 @@ module_tmp account.so
 """
 
 
+def link_stock_modules(moddir):
+    """Links in moddir to every module of the system's baresip (module
+    names are relative to module_path)."""
+    for name in sorted(os.listdir(BARESIP_ROOT + BARESIP_MODULES)):
+        if name.endswith(".so"):
+            os.symlink(os.path.join(BARESIP_MODULES, name),
+                       os.path.join(moddir, name))
+
+
+def baresip_argv(confdir, *args):
+    """The system's /usr/bin/baresip, stdout line-buffered."""
+    chroot = ["chroot", BARESIP_ROOT] if BARESIP_ROOT else []
+    return chroot + ["stdbuf", "-oL", "-eL", "/usr/bin/baresip", "-f",
+                     confdir] + list(args)
+
+
 class Baresip(Proc):
     """/usr/bin/baresip with a temp config dir.
 
@@ -603,10 +624,7 @@ class Baresip(Proc):
         self.confdir = lab.path("baresip")
         self.moddir = os.path.join(self.confdir, "modules")
         os.makedirs(self.moddir, exist_ok=True)
-        for name in sorted(os.listdir(BARESIP_MODULES)):
-            if name.endswith(".so"):
-                os.symlink(os.path.join(BARESIP_MODULES, name),
-                           os.path.join(self.moddir, name))
+        link_stock_modules(self.moddir)
         if module:
             # a copy: the module may be rebuilt (replaced) while we run
             try:
@@ -630,9 +648,8 @@ class Baresip(Proc):
         self.ctrl = None
         self.died = None     # why it ended, when not by our SIGTERM
         self.stopped = False
-        super().__init__(lab, "baresip", [
-            "stdbuf", "-oL", "-eL", "/usr/bin/baresip", "-f", self.confdir],
-            lab.path("baresip.log"))
+        super().__init__(lab, "baresip", baresip_argv(self.confdir),
+                         lab.path("baresip.log"))
 
     def write(self, name, text):
         if text and not text.endswith("\n"):

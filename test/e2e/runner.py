@@ -14,7 +14,9 @@ builds a fresh lab.Lab in a temp dir, runs the function and tears the lab
 down. Output: one line per test, `PASS name` or `FAIL name: reason` (then,
 indented, the reason's details and the tail of baresip's log), and last
 exactly one line `N passed, N failed`. Exit status 1 if any failed.
-A test may set `timeout` (seconds) on its function; default 150.
+A test may set `timeout` (seconds) on its function; default 150, and
+`needs = (VARIABLE, what)`: without that environment variable it is
+listed as `SKIP name: needs what` and not counted.
 """
 
 import argparse
@@ -211,6 +213,11 @@ def main():
     L.become_subreaper()  # what a killed test leaves is ours to reap
     passed = failed = 0
     for stem, name, func in tests:
+        needs = getattr(func, "needs", None)
+        if needs and not os.environ.get(needs[0]):
+            print("SKIP %s: needs %s (%s)" % (name, needs[1], needs[0]),
+                  flush=True)
+            continue
         if run_one(stem, name, func, module, args.keep):
             passed += 1
         else:

@@ -13,6 +13,7 @@
 #include "sfo_baresip.h"
 #include "sfo_core.h"
 #include "shell.h"
+#include "seam.h"
 
 
 /* The timer of one line */
@@ -27,6 +28,7 @@ static struct list wakes;
 static struct sfo_server *in_register; /* ua_register() is running   */
 static bool stopping;                  /* baresip is quitting          */
 static const struct ua *destroying;    /* server_down() destroys it    */
+static bool refused;                   /* another baresip: not loaded  */
 
 
 uint64_t shell_now(void)
@@ -204,13 +206,13 @@ void shell_current_working(const struct sfo_line *line)
 	if (stopping || !line->working || !line->working->ua)
 		return;
 
-	cur = uag_current();
+	cur = seam_current();
 
 	if (cur && !list_isempty(ua_calls(cur)))
 		return;
 
 	if (!cur || line_owns(line, cur) || !shell_server_of_ua(cur))
-		uag_current_set(line->working->ua);
+		seam_current_set(line->working->ua);
 }
 
 
@@ -493,9 +495,9 @@ static void server_down(struct sfo_server *srv, void *arg)
 	if (stopping)
 		return;
 
-	if (uag_current() == ua)
-		uag_current_set(line->working && line->working->ua ?
-				line->working->ua : NULL);
+	if (seam_current() == ua)
+		seam_current_set(line->working && line->working->ua ?
+				 line->working->ua : NULL);
 
 	destroying = ua;
 	ua_destroy(ua);
@@ -600,6 +602,11 @@ static int module_init(void)
 
 	stopping = false;
 
+	/* before anything else: with the wrong numbering nothing is safe */
+	refused = check_baresip() != 0;
+	if (refused)
+		return ENOTSUP;
+
 	err = conf_path_get(dir, sizeof(dir));
 	if (err)
 		return err;
@@ -616,8 +623,10 @@ static int module_init(void)
 	if (err)
 		return err;
 
-	info("srvfailover: %u line%s\n", list_count(&lines),
-	     list_count(&lines) == 1 ? "" : "s");
+	info("srvfailover: %u line%s (built for baresip %s)\n",
+	     list_count(&lines), list_count(&lines) == 1 ? "" : "s",
+	     seam_version);
+	check_rivals();
 
 	LIST_FOREACH(&lines, le)
 		sfo_start(le->data, shell_now());
@@ -629,6 +638,9 @@ static int module_init(void)
 /* baresip has destroyed every user agent before this runs */
 static int module_close(void)
 {
+	if (refused)
+		return 0;
+
 	stopping = true;
 	trace_close();
 	dial_close();

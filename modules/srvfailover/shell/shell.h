@@ -1,5 +1,5 @@
 /**
- * @file shell.h  Shared by the files of the shell: shell.c and dial.c
+ * @file shell.h  Shared by the files of the shell
  */
 
 struct list *shell_lines(void);
@@ -7,6 +7,10 @@ struct sfo_server *shell_server_of_ua(const struct ua *ua);
 void shell_current_working(const struct sfo_line *line);
 uint64_t shell_now(void);
 void shell_transport_error(struct sfo_server *srv, int err);
+
+/* check.c */
+int  check_baresip(void);
+void check_rivals(void);
 
 /* dial.c */
 int  dial_init(void);

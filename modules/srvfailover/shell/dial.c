@@ -1,11 +1,12 @@
 /**
  * @file dial.c  Outgoing calls through the right server, and again
  *
- * baresip's dial command (menu.so: the console, ctrl_tcp, mqtt and httpd
- * all use it) calls ua_connect() on the current user agent. To choose the
- * server before the INVITE leaves, the module puts its own handler in
- * front of menu's "dial": it picks the user agent (working server, or
- * the server the URI names), makes it current, and calls menu's handler.
+ * menu.so's dialling commands (the console, ctrl_tcp, mqtt and httpd all
+ * use them) place the call through a user agent that menu picks. To
+ * choose the server before the INVITE leaves, the module puts its own
+ * handler in front of each (seam_dialv: "dial", and "dialdir" in 1.1.0):
+ * it picks the user agent (working server, or the server the URI names)
+ * and has the seam run menu's handler with it.
  *
  * libre reports no 100 Trying and gives up on an INVITE only after 32 s.
  * trace.c passes every provisional answer on (100 Trying included); a
@@ -17,6 +18,7 @@
 #include "sfo_baresip.h"
 #include "sfo_core.h"
 #include "shell.h"
+#include "seam.h"
 
 
 /* One outgoing call, through one server after the other */
@@ -41,10 +43,10 @@ static struct {
 
 static struct list attempts;
 static struct tmr restore_tmr;     /* current UA back to working    */
-static struct cmd *dialv;          /* menu's commands, our dial      */
+static struct cmd *dialv;          /* menu's commands, our dials     */
 static const struct cmd *menuv;
 static size_t menuc;
-static re_printf_h *menu_dial;
+static re_printf_h *menu_h[2];     /* menu's handler per seam_dialv  */
 
 
 static void attempt_destructor(void *arg)
@@ -180,11 +182,11 @@ static void redial_handler(void *arg)
 	     srv->uri);
 
 	/* hangup, hold and the rest act on the current UA's call */
-	uag_current_set(srv->ua);
+	seam_current_set(srv->ua);
 
 	pending.again = a;
 	pending.adopted = NULL;
-	err = ua_connect(srv->ua, &call, NULL, a->target, VIDMODE_ON);
+	err = seam_connect(srv->ua, &call, a->target);
 	pending.again = NULL;
 
 	if (err) {
@@ -361,31 +363,39 @@ struct sfo_server *dial_server_of(const struct sip_msg *msg)
 
 static struct sfo_line *line_of_current(void)
 {
-	struct sfo_server *srv = shell_server_of_ua(uag_current());
+	struct sfo_server *srv = shell_server_of_ua(seam_current());
 
 	return srv ? srv->line : NULL;
 }
 
 
-/* In front of menu's dial: choose the user agent, then dial as usual */
-static int dial_handler(struct re_printf *pf, void *arg)
+/* In front of menu's dialling command i: choose the user agent, then
+ * dial as usual. The target is the first word ("dialdir 200 sendrecv") */
+static int hooked(size_t i, struct re_printf *pf, void *arg)
 {
 	const struct cmd_arg *carg = arg;
 	struct sfo_server *srv;
 	bool bypass = false;
+	struct pl word;
+	char *target = NULL;
 	int err;
 
-	srv = sfo_route(shell_lines(), line_of_current(),
-			carg ? carg->prm : NULL, &bypass);
-	if (srv && srv->ua)
-		uag_current_set(srv->ua);
+	if (!re_regex(carg->prm, str_len(carg->prm), "[^ ]+", &word)) {
+		err = pl_strdup(&target, &word);
+		if (err)
+			return err;
+	}
 
-	pending.target = carg ? carg->prm : NULL;
+	srv = sfo_route(shell_lines(), line_of_current(), target, &bypass);
+
+	pending.target = target;
 	pending.bypass = bypass;
 	pending.adopted = NULL;
-	err = menu_dial(pf, arg);
+	err = seam_dialv[i].run(menu_h[i], pf, carg,
+				srv ? srv->ua : NULL);
 	pending.target = NULL;
 	pending.bypass = false;
+	mem_deref(target);
 
 	/* menu reports the failure; the call is gone already */
 	if (err && pending.adopted) {
@@ -396,6 +406,21 @@ static int dial_handler(struct re_printf *pf, void *arg)
 
 	return err;
 }
+
+
+static int hook0(struct re_printf *pf, void *arg)
+{
+	return hooked(0, pf, arg);
+}
+
+
+static int hook1(struct re_printf *pf, void *arg)
+{
+	return hooked(1, pf, arg);
+}
+
+
+static re_printf_h * const hookv[] = {hook0, hook1};
 
 
 /* Find menu's block of commands from its "dial" entry: the block starts
@@ -416,18 +441,34 @@ static struct cmds *menu_block(const struct cmd *dial)
 }
 
 
+/* Our handler in place of menu's for each of seam_dialv in the block */
+static void hooks_set(void)
+{
+	size_t i, j;
+
+	for (i = 0; i < menuc; i++) {
+		for (j = 0; j < seam_dialc && j < ARRAY_SIZE(hookv); j++) {
+			if (str_cmp(menuv[i].name, seam_dialv[j].name))
+				continue;
+
+			menu_h[j] = menuv[i].h;
+			dialv[i].h = hookv[j];
+		}
+	}
+}
+
+
 static void hook_install(void *arg)
 {
 	struct commands *commands = baresip_commands();
 	const struct cmd *dial = cmd_find_long(commands, "dial");
 	const struct cmds *block;
-	size_t i;
 	(void)arg;
 
 	block = dial ? menu_block(dial) : NULL;
 	if (!block) {
 		warning("srvfailover: no dial command (menu.so): bare dials"
-			" use baresip's current user agent\n");
+			" use baresip's default user agent\n");
 		return;
 	}
 
@@ -438,13 +479,7 @@ static void hook_install(void *arg)
 	menuv = block->cmdv;
 	menuc = block->cmdc;
 	memcpy(dialv, menuv, menuc * sizeof(*dialv));
-
-	for (i = 0; i < menuc; i++) {
-		if (&menuv[i] == dial) {
-			menu_dial = dial->h;
-			dialv[i].h = dial_handler;
-		}
-	}
+	hooks_set();
 
 	cmd_unregister(commands, menuv);
 	if (cmd_register(commands, dialv, menuc)) {
