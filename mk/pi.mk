@@ -58,6 +58,15 @@ PI_HOST_ARCH   := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 PI_DEB_ARCHES  := $(PI_HOST_ARCH) $(filter-out $(PI_HOST_ARCH), \
 	$(foreach a,$(PI_ARCHES),$(if $(wildcard build-$(a)/$(notdir $(MODULE))),$(a))))
 
+# What a build for each baresip depends on: its Debian suite's packages
+DEB_SUITE_1.0.0   := bookworm
+DEB_SUITE_1.1.0   := trixie
+DEB_DEPENDS_1.0.0 := baresip-core (>= 1.0.0), baresip-core (<< 1.1~), $\
+	libre0 (>= 1.1.0)
+DEB_DEPENDS_1.1.0 := baresip-core (>= 1.1.0), baresip-core (<< 1.2~), $\
+	libre1 (>= 2.0.1)
+DEB_SUITE   = $(DEB_SUITE_$(BARESIP_VERSION))
+
 pi_deb  = $(DEB_DIR)/$(DEB_NAME)_$(DEB_VERSION)_$(1).deb
 pi_root = $(DEB_DIR)/$(1)
 pi_host = $(filter $(1),$(PI_HOST_ARCH))
@@ -90,16 +99,16 @@ deb-amd64 deb-arm64 deb-armhf: deb-%:
 	echo "Architecture: $*"; \
 	echo "Maintainer: $(DEB_MAINTAINER)"; \
 	echo "Installed-Size: $$(du -sk --exclude=DEBIAN $(call pi_root,$*) | cut -f1)"; \
-	echo "Depends: baresip-core (>= 1.0.0), baresip-core (<< 1.1~)," \
-	     "libre0 (>= 1.1.0), libc6 (>= $${glibc:-2.4})"; \
+	echo "Depends: $(DEB_DEPENDS_$(BARESIP_VERSION))," \
+	     "libc6 (>= $${glibc:-2.4})"; \
 	echo "Section: comm"; \
 	echo "Priority: optional"; \
-	echo "Description: SIP server redundancy for baresip 1.0.0"; \
+	echo "Description: SIP server redundancy for baresip $(BARESIP_VERSION)"; \
 	echo " A baresip module (module_app srvfailover.so): several SIP servers"; \
 	echo " per line, registered in parallel, Cisco or sequential mode, quick"; \
 	echo " notice of a dead server, INVITE failover, every server's state on"; \
-	echo " the console and as JSON. For the baresip 1.0.0 and libre 1.1.0 of"; \
-	echo " Debian and Raspberry Pi OS bookworm. A systemd unit,"; \
+	echo " the console and as JSON. For the baresip $(BARESIP_VERSION) of Debian"; \
+	echo " and Raspberry Pi OS $(DEB_SUITE). A systemd unit,"; \
 	echo " baresip-srvfailover.service, runs it as a service (not enabled)."; \
 	} >$(call pi_root,$*)/DEBIAN/control
 	@cd $(call pi_root,$*) && \

@@ -594,6 +594,15 @@ module_tmp account.so
 """
 
 
+def baresip_version():
+    """The system's baresip-core version, e.g. "1.1.0"."""
+    out = subprocess.run(
+        ["dpkg-query", "--admindir", BARESIP_ROOT + "/var/lib/dpkg", "-W",
+         "-f", "${Version}", "baresip-core"], capture_output=True,
+        text=True, timeout=10).stdout
+    return re.sub(r"[-+~].*", "", out.strip())
+
+
 def link_stock_modules(moddir):
     """Links in moddir to every module of the system's baresip (module
     names are relative to module_path)."""

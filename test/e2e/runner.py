@@ -16,7 +16,8 @@ indented, the reason's details and the tail of baresip's log), and last
 exactly one line `N passed, N failed`. Exit status 1 if any failed.
 A test may set `timeout` (seconds) on its function; default 150, and
 `needs = (VARIABLE, what)`: without that environment variable it is
-listed as `SKIP name: needs what` and not counted.
+listed as `SKIP name: needs what` and not counted; `baresip = "1.1.0"`:
+only against that baresip version (SKIP otherwise).
 """
 
 import argparse
@@ -183,6 +184,17 @@ def run_one(stem, name, func, module, keep):
     return False
 
 
+def skipped(func, version):
+    """Why a test does not run here, or None."""
+    needs = getattr(func, "needs", None)
+    if needs and not os.environ.get(needs[0]):
+        return "needs %s (%s)" % (needs[1], needs[0])
+    only = getattr(func, "baresip", None)
+    if only and only != version:
+        return "baresip %s only (this is %s)" % (only, version)
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(
         prog="test/e2e/run", description=__doc__.split("\n\n")[0])
@@ -212,11 +224,11 @@ def main():
         return 2
     L.become_subreaper()  # what a killed test leaves is ours to reap
     passed = failed = 0
+    version = L.baresip_version()
     for stem, name, func in tests:
-        needs = getattr(func, "needs", None)
-        if needs and not os.environ.get(needs[0]):
-            print("SKIP %s: needs %s (%s)" % (name, needs[1], needs[0]),
-                  flush=True)
+        skip = skipped(func, version)
+        if skip:
+            print("SKIP %s: %s" % (name, skip), flush=True)
             continue
         if run_one(stem, name, func, module, args.keep):
             passed += 1

@@ -442,3 +442,35 @@ def test_cisco_invite_failover_then_hangup_cancels_on_server_2(lab):
                    "487 for the cancelled INVITE from " + S2)
     assert not b.ctrl.events_of("CALL_ESTABLISHED", since=t)
     assert not failure_lines(b), "the user's hangup reported as a failure"
+
+
+def test_dialdir_goes_through_working_server_and_fails_over(lab):
+    """baresip 1.1.0's menu has a second dialling command, dialdir: it is
+    routed like dial. Cisco mode: a dialdir to server 3 (Reachable, not
+    registered) goes through server 3's own account (menu alone would
+    take server 2's, the first unregistered one). Server 1 answers INVITE
+    with 503: a bare dialdir goes to server 1, then again to server 2."""
+    b, kams = start(lab, "cisco", defines={S1: ["INVITE_503"]})
+    wait_steady(b, "cisco")
+    t = time.time()
+    b.command("dialdir 200@%s sendrecv" % S3)
+    b.ctrl.wait_event("CALL_ESTABLISHED", 10, since=t)
+    inv = invite_attempts(lab, t)
+    assert [m.dst for m in inv] == [S3], L.summary(inv)
+    assert USER + "@" + S3 in inv[0].header("from"), \
+        "not through server 3's own account: From %s" % \
+        inv[0].header("from")
+    hangup(b)
+
+    t = time.time()
+    b.command("dialdir 200 sendrecv")
+    est = b.ctrl.wait_event("CALL_ESTABLISHED", 10, since=t)
+    inv = invite_attempts(lab, t)
+    assert [m.dst for m in inv] == [S1, S2], \
+        "dialdir INVITEs went to %s, want %s then %s:\n%s" % (
+            [m.dst for m in inv], S1, S2, L.summary(inv))
+    assert est.get("accountaor") == "sip:%s@%s" % (USER, S2), est
+    hangup(b)
+
+
+test_dialdir_goes_through_working_server_and_fails_over.baresip = "1.1.0"

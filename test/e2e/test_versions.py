@@ -46,3 +46,36 @@ def test_build_for_the_other_baresip_refuses_with_one_line(lab):
 
 test_build_for_the_other_baresip_refuses_with_one_line.needs = \
     ("SFO_OTHER_MODULE", "the build for the other baresip (run-all.sh)")
+
+
+def rival_lines(b):
+    return [l for l in b.lines("srvfailover:") if "would" in l]
+
+
+def test_accounts_line_of_a_managed_server_is_named_at_start(lab):
+    """A server both in `accounts` and in `srvfailover`: baresip and the
+    module would both register it. Said once at start-up, by name."""
+    lab.kamailio(SERVERS[0])
+    aor = "sip:100@%s" % SERVERS[0]
+    b = lab.baresip(lab.module, srvfailover=config("cisco"),
+                    accounts="<%s;transport=udp>;regint=0" % aor)
+    L.wait_for(lambda: rival_lines(b), 5, "a line naming the rival")
+    lines = rival_lines(b)
+    assert len(lines) == 1 and aor in lines[0] and "accounts" in lines[0] \
+        and "server 1 of line 100" in lines[0], lines
+    assert b.running()
+
+
+def test_serreg_beside_the_module_is_named_at_start(lab):
+    """trixie's baresip-core ships serreg.so (registration by the
+    accounts' prio): loaded beside srvfailover, the user is told."""
+    lab.kamailio(SERVERS[0])
+    b = lab.baresip(lab.module, srvfailover=config("cisco"),
+                    extra=["module serreg.so"])
+    L.wait_for(lambda: rival_lines(b), 5, "a line naming serreg.so")
+    lines = rival_lines(b)
+    assert len(lines) == 1 and "serreg.so" in lines[0], lines
+    assert b.running()
+
+
+test_serreg_beside_the_module_is_named_at_start.baresip = "1.1.0"

@@ -109,7 +109,7 @@ void check_rivals(void)
 {
 	struct le *le;
 
-	if (mod_find("serreg"))
+	if (mod_find("serreg.so"))
 		warning("srvfailover: serreg.so is loaded too: it registers"
 			" baresip's accounts by their prio and would fight"
 			" srvfailover over the same registrations; remove"

@@ -524,7 +524,7 @@ void dial_close(void)
 
 	if (dialv) {
 		cmd_unregister(commands, dialv);
-		if (mod_find("menu"))
+		if (mod_find("menu.so"))
 			(void)cmd_register(commands, menuv, menuc);
 		dialv = mem_deref(dialv);
 	}
