@@ -33,7 +33,7 @@ CFLAGS   += -Iinclude $(RE_CFLAGS)
 
 # The functional core: no baresip in here
 CORE_SRCS := $(addprefix modules/srvfailover/core/, \
-	line.c policy.c core.c route.c targets.c config.c status.c \
+	line.c policy.c core.c route.c targets.c address.c config.c status.c \
 	command.c web.c page.c)
 # The shell: the only part that calls baresip
 SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c check.c \

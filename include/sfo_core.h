@@ -57,6 +57,7 @@ enum {
 	SFO_T1_MS = 500,
 	SFO_RETRY_AFTER_MAX = 3600,  /* s: longest Retry-After honoured */
 	SFO_TARGETS_MAX = 8,         /* hosts used of one DNS name      */
+	SFO_USER_MAX = 63,           /* bytes of a user ID              */
 };
 
 /* Failover codes: three characters each, digits or '?' */
@@ -163,6 +164,7 @@ struct sfo_line {
 	unsigned failbacks;
 	char reason[160];          /* why the last switch happened      */
 	bool rejected;             /* the config had an error here      */
+	unsigned cfg_line;         /* its first server's line in the file */
 	uint32_t rnd;
 
 	const struct sfo_ops *ops;
@@ -202,6 +204,7 @@ const char *sfo_mode_name(enum sfo_mode mode);
 int  sfo_mode_parse(enum sfo_mode *modep, const char *s);
 const char *sfo_state_name(enum sfo_state st);
 bool sfo_pl_isnum(const struct pl *pl);
+int  sfo_delta_seconds(uint32_t *secs, const struct pl *val);
 uint32_t sfo_budget_ms(unsigned retries);
 uint32_t sfo_request_budget(const struct sfo_server *srv);
 uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,
@@ -232,9 +235,9 @@ uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);
 
 
 /* route.c */
-struct sfo_server *sfo_route(const struct list *lines,
-			     const struct sfo_line *line, const char *dial,
-			     bool *bypass);
+int  sfo_route(struct sfo_server **srvp, const struct list *lines,
+	       const struct sfo_line *line, const char *dial, bool *bypass,
+	       struct re_printf *why);
 int  sfo_redial_target(char **targetp, const struct sfo_server *srv,
 		       const char *peer);
 void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
@@ -262,6 +265,12 @@ bool sfo_register_due(const struct sfo_line *line,
 		      const struct sfo_server *srv, uint64_t now);
 enum sfo_state sfo_state_of(const struct sfo_line *line,
 			    const struct sfo_server *srv);
+
+
+/* address.c */
+int  sfo_quote_print(struct re_printf *pf, void *arg);
+bool sfo_user_valid(const struct pl *user, const char **why);
+int  sfo_address_check(const struct pl *text, const char **why);
 
 
 /* config.c */

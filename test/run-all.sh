@@ -29,6 +29,7 @@ counts() {  # the last "N passed, N failed" of a suite's output
 }
 
 # cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s),"
+# (trixie's cmocka: "[  FAILED  ] GROUP: N test(s),")
 units() {  # units NAME UNIT_DIR [RUN_PREFIX...]
 	name=$1 dir=$2
 	shift 2
@@ -36,13 +37,16 @@ units() {  # units NAME UNIT_DIR [RUN_PREFIX...]
 		"$@" "$t" >"$log" 2>&1
 		rc=$?
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log")
-		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s),.*/\1/p' "$log")
+		f=$(sed -n 's/^\[  FAILED  \] \([^ ]*: \)\{0,1\}\([0-9]*\) test(s),.*/\2/p' "$log")
 		if [ -z "$p" ] && [ -z "$f" ]; then
 			echo "FAIL $name $(basename "$t"): crashed (exit $rc)"
 			cat "$log"
 			add 0 1
 			continue
 		fi
+		r=$(sed -n 's/^\[=*\] \([^ ]*: \)\{0,1\}\([0-9]*\) test(s) run\..*/\2/p' "$log")
+		# a count that does not add up is a format we misread: fail
+		[ "$((${p:-0} + ${f:-0}))" = "${r:-x}" ] || f=$((${f:-0} + 1))
 		[ -n "$f" ] && grep -E '^\[  (ERROR|FAILED)|^\[   LINE' "$log"
 		echo "unit $name $(basename "$t"): ${p:-0} passed, ${f:-0} failed"
 		add "${p:-0}" "${f:-0}"
@@ -69,7 +73,8 @@ total() {
 }
 
 if [ "${1:-}" = --in-root ]; then
-	units trixie "$top/$trixie_build" chroot "$SFO_TRIXIE_ROOT"
+	units trixie "$top/$trixie_build" chroot "$SFO_TRIXIE_ROOT" \
+		env --chdir="$top"
 	export SFO_BARESIP_ROOT="$SFO_TRIXIE_ROOT"
 	suite trixie "$trixie" 1.1.0 "$host"
 	total

@@ -661,6 +661,11 @@ class Baresip(Proc):
                          lab.path("baresip.log"))
 
     def write(self, name, text):
+        """text, with a final newline; bytes are written as they are."""
+        if isinstance(text, bytes):
+            with open(os.path.join(self.confdir, name), "wb") as f:
+                f.write(text)
+            return
         if text and not text.endswith("\n"):
             text += "\n"
         with open(os.path.join(self.confdir, name), "w") as f:

@@ -16,25 +16,70 @@
  * detection stays meaningful. Texts are copied into buffers of their exact
  * size: a read past the end is an ASan error.
  *
+ * A property beside the sanitizers: no password is ever printed. When
+ * the marker MARKER stands in the input only as an auth_pass value, no
+ * output (errors, command answers, reports, JSON) may contain it.
+ *
  *   make fuzz [FUZZ_RUNS=N]
  */
+#define _GNU_SOURCE
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <re.h>
 #include "sfo_core.h"
 
 
-/* Output goes nowhere, but is formatted in full (%r, %s, %u of every
- * error and status text are evaluated) */
+#define MARKER "S3cr3tMarker"
+
+/* Everything printed, formatted in full (%r, %s, %u of every error and
+ * status text are evaluated); the first OUT_MAX bytes are kept */
+enum { OUT_MAX = 1 << 20 };
+static char out[OUT_MAX];
+static size_t outn;
+
+
+static void keep(const char *p, size_t size)
+{
+	size_t n = size < OUT_MAX - outn ? size : OUT_MAX - outn;
+
+	memcpy(out + outn, p, n);
+	outn += n;
+}
+
+
 static int sink(const char *p, size_t size, void *arg)
 {
 	size_t *total = arg;
-	(void)p;
 
 	*total += size;
+	keep(p, size);
 
 	return 0;
+}
+
+
+/* Is every MARKER of the text the value of an auth_pass? */
+static bool marker_only_as_password(const char *text, size_t len)
+{
+	static const char key[] = "auth_pass=";
+	const char *p = text, *end = text + len;
+	bool any = false;
+
+	while ((p = memmem(p, (size_t)(end - p), MARKER, strlen(MARKER)))) {
+		const char *v = p;
+
+		if (v > text && v[-1] == '"')
+			--v;
+		if ((size_t)(v - text) < strlen(key) ||
+		    memcmp(v - strlen(key), key, strlen(key)))
+			return false;
+		any = true;
+		p += strlen(MARKER);
+	}
+
+	return any;
 }
 
 
@@ -75,6 +120,7 @@ static void op_report(const struct sfo_line *line, const char *msg,
 	(void)line;
 
 	*total += strlen(msg);
+	keep(msg, strlen(msg));
 }
 
 
@@ -169,6 +215,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		(void)sfo_command(&pf, &lines, "json", now);
 	}
+
+	if (marker_only_as_password((const char *)data, size) &&
+	    memmem(out, outn, MARKER, strlen(MARKER))) {
+		fprintf(stderr, "a password was printed\n");
+		abort();
+	}
+	outn = 0;
 
 	list_flush(&lines);
 	free(buf);

@@ -23,7 +23,7 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="detect_leaks=1"
 
 start=$(date +%s)
-"$bin" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+"$bin" -runs="$runs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
 	-print_final_stats=1 ${dict:+-dict="$dict"} \
 	-artifact_prefix="$top/test/fuzz/crashes/${name#fuzz_}-" \
 	"$work" "$seeds" >"$log" 2>&1

@@ -35,7 +35,7 @@ static struct {
 	unsigned nreports;
 	int reg_err;             /* what the next REGISTER send returns */
 	uint64_t wake;
-	char errors[2048];
+	char errors[16384];
 } H;
 
 
@@ -144,15 +144,17 @@ static void clear(void)
 }
 
 
-/* Parse a config text; every line gets the recording ops */
-static unsigned load_mode(const char *text, enum sfo_mode mode)
+/* Parse a config text (len bytes: NULs too); every line gets the
+ * recording ops */
+static unsigned load_len(const char *text, size_t len, enum sfo_mode mode)
 {
 	struct re_printf pf = {h_errprint, NULL};
 	unsigned errc = 0;
 	struct pl pl;
 	struct le *le;
 
-	pl_set_str(&pl, text);
+	pl.p = text;
+	pl.l = len;
 	assert_int_equal(0, sfo_config_parse(&H.lines, "srvfailover", &pl,
 					     mode, &pf, &errc));
 
@@ -160,6 +162,12 @@ static unsigned load_mode(const char *text, enum sfo_mode mode)
 		sfo_line_set_ops(le->data, &h_ops, NULL, 12345);
 
 	return errc;
+}
+
+
+static unsigned load_mode(const char *text, enum sfo_mode mode)
+{
+	return load_len(text, strlen(text), mode);
 }
 
 

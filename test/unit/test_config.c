@@ -107,7 +107,7 @@ static void test_config_bad_uri(void **s)
 {
 	(void)s;
 	bad("<sip:100@127.0.0.2>\nsip:100@127.0.0.3\n",
-	    "srvfailover:2: uri: 'sip:100@127.0.0.3' is not a SIP address");
+	    "srvfailover:2: uri: no <...> around the address");
 }
 
 
@@ -193,8 +193,9 @@ static void test_config_bad_keepalive(void **s)
 static void test_config_retry_max_below_base(void **s)
 {
 	(void)s;
-	bad("<sip:100@127.0.0.2>;sfo_retry_base=60;sfo_retry_max=30\n",
-	    "sfo_retry_max: 30 is below sfo_retry_base 60");
+	bad("# the line starts here\n"
+	    "<sip:100@127.0.0.2>;sfo_retry_base=60;sfo_retry_max=30\n",
+	    "srvfailover:2: sfo_retry_max: 30 is below sfo_retry_base 60");
 }
 
 
@@ -227,6 +228,148 @@ static void test_config_codes_and_budget(void **s)
 	assert_int_equal(3500, sfo_budget_ms(3));
 	assert_int_equal(500, sfo_budget_ms(1));
 	assert_int_equal(500, sfo_budget_ms(0));
+}
+
+
+static void test_config_long_number_is_out_of_range(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2>;regint=1234567890\n",
+	    "srvfailover:1: regint: 1234567890 is out of range 10..604800");
+	list_flush(&H.lines);
+	H.errors[0] = '\0';
+	bad("<sip:100@127.0.0.2>;sfo_retries=99999999999999999999\n",
+	    "sfo_retries: 99999999999999999999 is out of range 0..10");
+}
+
+
+/* baresip's own accounts syntax: display name, BOM, CRLF */
+static void test_config_accepts_accounts_syntax(void **s)
+{
+	(void)s;
+	assert_int_equal(0, load(
+		"\xef\xbb\xbf\"Alice\" <sip:100@127.0.0.2>;regint=60\r\n"
+		"Alice <sip:100@127.0.0.3;transport=tcp>;auth_pass=pw\r\n"));
+
+	assert_int_equal(1, list_count(&H.lines));
+	assert_int_equal(2, list_count(&line1()->servers));
+	assert_string_equal("\"Alice\" <sip:100@127.0.0.2>;regint=0",
+			    srv(1)->account);
+	assert_string_equal("tcp", srv(2)->transport);
+}
+
+
+/* What libre would take but the module cannot serve: refused at load */
+static void test_config_refuses_what_cannot_be_served(void **s)
+{
+	static const struct {
+		const char *line;
+		const char *error;
+	} v[] = {
+		{"<tel:+100>", "srvfailover:1: uri: not a sip: URI"},
+		{"<sips:100@127.0.0.2>", "srvfailover:1: uri: sips: URIs"},
+		{"<sip:100@127.0.0.2;auth_pass=x",
+		 "srvfailover:1: uri: no '>' closing"},
+		{"<sip:100@::1>", "uri: IPv6 address without brackets"},
+		{"<sip:100@[::1>", "uri: IPv6 address without its closing"},
+		{"<sip:100@127.0.0.2:99999>", "uri: port out of range"},
+		{"<sip:100@127.0.0.2:0>", "uri: port out of range"},
+		{"<sip:100@127.0.0.2>;regint=60 <sip:100@127.0.0.3>",
+		 "uri: several addresses on one line"},
+		{"<sip:100@127.0.0.2> x", "uri: text after the address"},
+		{"<sip:100:pw@127.0.0.2>", "uri: a password in the URI"},
+		{"<sip:100@127.0.0.2>;auth_pass=\"abc",
+		 "uri: a quoted parameter value is not closed"},
+	};
+	char text[256];
+	size_t i;
+	(void)s;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		list_flush(&H.lines);
+		H.errors[0] = '\0';
+		re_snprintf(text, sizeof(text), "%s\n", v[i].line);
+		bad(text, v[i].error);
+	}
+}
+
+
+static void test_config_user_ids_usable_everywhere(void **s)
+{
+	(void)s;
+	assert_int_equal(0, load("<sip:m\xc3\xbcller@127.0.0.2>\n"));
+	assert_string_equal("m\xc3\xbcller", line1()->user);
+
+	list_flush(&H.lines);
+	bad("<sip:m\xfcller@127.0.0.2>\n", "uri: user ID is not valid UTF-8");
+	list_flush(&H.lines);
+	H.errors[0] = '\0';
+	bad("<sip:12345678901234567890123456789012345678901234567890"
+	    "12345678901234@127.0.0.2>\n",
+	    "uri: user ID longer than 63 bytes");
+}
+
+
+/* No input makes an error show a password: a marker in every place a
+ * password can stand, in every kind of broken line */
+static void test_config_errors_never_show_a_password_anywhere(void **s)
+{
+	static const char *lines[] = {
+		"\"Alice\" sip:100@127.0.0.2;auth_pass=MARKERpw",
+		"sip:100@127.0.0.2;auth_pass=MARKERpw;regint=60",
+		"<sip:100@127.0.0.2>;auth_pass=\"MARKER\npw\";regint=60",
+		"<sip:100:MARKERpw@127.0.0.2:99999>",
+		"<tel:100>;auth_pass=MARKERpw",
+		"<sip:100@127.0.0.2;auth_pass=MARKERpw",
+		"<sip:100@127.0.0.2>;auth_pass=MARKERpw <sip:100@127.0.0.3>",
+		"<sip:100@127.0.0.2>;auth_pass=MARKERpw;sfo_mode=MARKER",
+		"<sip:100@127.0.0.2;transport=MARKER>;auth_pass=MARKERpw",
+		"\xef\xbb\xbf<sip:100@127.0.0.2>;auth_pass=MARKERpw;regint=x",
+	};
+	char text[512];
+	size_t i;
+	(void)s;
+
+	for (i = 0; i < ARRAY_SIZE(lines); i++) {
+		list_flush(&H.lines);
+		H.errors[0] = '\0';
+		re_snprintf(text, sizeof(text), "%s\n", lines[i]);
+		assert_true(load(text) >= 1);
+		if (strstr(H.errors, "MARKERpw") || strstr(H.errors, "pw\""))
+			fail_msg("a password in: %s", H.errors);
+	}
+}
+
+
+/* Each error one line, short whatever the input, NULs and all; then a
+ * count */
+static void test_config_every_error_reaches_the_user(void **s)
+{
+	static char text[64 * 1024];
+	size_t n = 0, i;
+	const char *p;
+	unsigned lines = 0;
+	(void)s;
+
+	for (i = 0; i < 40; i++)
+		n += (size_t)re_snprintf(text + n, sizeof(text) - n,
+					 "<sip:%u@127.0.0.2>;"
+					 "sfo_mode=%0900u\n", (unsigned)i, 0);
+	text[n++] = '\0';  /* a NUL byte, then one more bad line */
+	n += (size_t)re_snprintf(text + n, sizeof(text) - n,
+				 "\n<sip:99@127.0.0.2>;regint=x\n");
+
+	assert_int_equal(42, load_len(text, n, SFO_PARALLEL));
+
+	for (p = H.errors; (p = strchr(p, '\n')); p++)
+		++lines;
+	assert_int_equal(42 + 41 + 1, lines);
+	assert_non_null(strstr(H.errors, "srvfailover:41: uri: no <"));
+	assert_non_null(strstr(H.errors, "srvfailover:42: regint: 'x'"));
+	assert_non_null(strstr(H.errors, "srvfailover: 42 errors,"
+			       " 41 lines not started"));
+	for (p = H.errors; *p; p = strchr(p, '\n') + 1)
+		assert_true(strchr(p, '\n') - p < 200);
 }
 
 
@@ -284,6 +427,12 @@ int main(void)
 		T(test_config_errors_never_show_the_password),
 		T(test_config_codes_and_budget),
 		T(test_config_examples_load_without_errors),
+		T(test_config_long_number_is_out_of_range),
+		T(test_config_accepts_accounts_syntax),
+		T(test_config_refuses_what_cannot_be_served),
+		T(test_config_user_ids_usable_everywhere),
+		T(test_config_errors_never_show_a_password_anywhere),
+		T(test_config_every_error_reaches_the_user),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -2,9 +2,33 @@
 #include "harness.h"
 
 
+static char why[512];
+
+static int why_print(const char *p, size_t size, void *arg)
+{
+	size_t n = strlen(why);
+	(void)arg;
+
+	if (n + size < sizeof(why)) {
+		memcpy(why + n, p, size);
+		why[n + size] = '\0';
+	}
+	return 0;
+}
+
+
+/* The server of a dial; NULL also when refused (why says so) */
 static struct sfo_server *route(const char *dial, bool *bypass)
 {
-	return sfo_route(&H.lines, line1(), dial, bypass);
+	struct re_printf pf = {why_print, NULL};
+	struct sfo_server *srv;
+	int err;
+
+	why[0] = '\0';
+	err = sfo_route(&srv, &H.lines, line1(), dial, bypass, &pf);
+	assert_true(err == 0 || (err == EACCES && why[0] && !srv));
+
+	return srv;
 }
 
 
@@ -222,9 +246,35 @@ static void test_invite_bypass_is_not_failed_over(void **s)
 }
 
 
+/* Nothing goes out through a deactivated server, and a line with no
+ * usable server refuses a bare dial with the reason */
+static void test_route_refuses_when_no_server_is_usable(void **s)
+{
+	bool bypass;
+	(void)s;
+	up("cisco", "");
+
+	sfo_set_active(srv(1), false, 100);
+	sfo_set_active(srv(2), false, 100);
+	assert_null(route("200@127.0.0.2", &bypass));
+	assert_non_null(strstr(why, "server 1 sip:127.0.0.2 is deactivated"));
+
+	sfo_set_active(srv(3), false, 100);
+	assert_null(route("200", &bypass));
+	assert_non_null(strstr(why, "srvfailover: 100: call to 200 not placed:"
+			       " no usable server (server 1 sip:127.0.0.2:"
+			       " Deactivated; server 2"));
+
+	sfo_set_active(srv(3), true, 200);
+	assert_ptr_equal(srv(3), route("200", &bypass));
+	assert_string_equal("", why);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_route_refuses_when_no_server_is_usable),
 		T(test_route_bare_user_id_uses_working_server),
 		T(test_route_full_uri_of_a_server_bypasses_priorities),
 		T(test_route_unknown_host_is_left_alone),

@@ -170,10 +170,39 @@ static void test_command_bad_arguments_are_named(void **s)
 }
 
 
+/* A user ID is matched whole (not by its first 63 bytes), UTF-8 too,
+ * and the JSON of a UTF-8 one is valid (escaped or as it is) */
+static void test_command_user_ids_whole_and_utf8(void **s)
+{
+	static const char u63[] = "123456789012345678901234567890"
+		"123456789012345678901234567890123";
+	char text[256], cmd[128];
+	(void)s;
+
+	re_snprintf(text, sizeof(text), "<sip:%s@127.0.0.2>\n"
+		    "<sip:m\xc3\xbcller@127.0.0.2>\n", u63);
+	assert_int_equal(0, load(text));
+
+	re_snprintf(cmd, sizeof(cmd), "disable %sX 1", u63);
+	assert_int_equal(EINVAL, run(cmd, 0));
+	assert_non_null(strstr(out, "no line '"));
+	assert_false(srv(1)->deactivated);
+
+	re_snprintf(cmd, sizeof(cmd), "disable %s 1", u63);
+	assert_int_equal(0, run(cmd, 0));
+	assert_true(srv(1)->deactivated);
+
+	assert_int_equal(0, run("disable m\xc3\xbcller 1", 0));
+	assert_int_equal(EINVAL, run("disable m\xfcller 1", 0));
+	assert_non_null(strstr(out, "no line 'm\\xfcller'"));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_json_follows_the_contract),
+		T(test_command_user_ids_whole_and_utf8),
 		T(test_json_stays_ascii_whatever_the_server_says),
 		T(test_json_working_null_when_none),
 		T(test_status_table_for_people),

@@ -60,6 +60,38 @@ static void test_retry_after_is_capped(void **s)
 }
 
 
+/* A Retry-After too big for 32 bits is the cap, not its wrapped value */
+static void test_retry_after_header_value_range(void **s)
+{
+	static const struct {
+		const char *val;
+		int err;
+		uint32_t secs;
+	} v[] = {
+		{"120", 0, 120},
+		{"120 (lunch)", 0, 120},
+		{"30;duration=10", 0, 30},
+		{"4294967296", 0, UINT32_MAX},
+		{"00000000000000000007", 0, 7},
+		{"99999999999999999999999", 0, UINT32_MAX},
+		{"", EINVAL, 0},
+		{"soon", EINVAL, 0},
+		{"-5", EINVAL, 0},
+	};
+	struct pl pl;
+	uint32_t secs;
+	size_t i;
+	(void)s;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		pl_set_str(&pl, v[i].val);
+		secs = 0;
+		assert_int_equal(v[i].err, sfo_delta_seconds(&secs, &pl));
+		assert_int_equal(v[i].secs, secs);
+	}
+}
+
+
 static void test_keepalive_loss_threshold(void **s)
 {
 	uint64_t t;
@@ -129,6 +161,7 @@ int main(void)
 		T(test_last_server_left_gets_the_full_time),
 		T(test_retry_after_keeps_server_out_of_use),
 		T(test_retry_after_is_capped),
+		T(test_retry_after_header_value_range),
 		T(test_keepalive_loss_threshold),
 		T(test_keepalive_answer_resets_the_count),
 		T(test_keepalive_by_register_refreshes),

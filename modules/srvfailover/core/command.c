@@ -13,28 +13,46 @@ static const char usage[] = "status | summary | json | disable USER PRIO |"
 	" enable USER PRIO | mode USER parallel|cisco|sequential";
 
 
+/* The line of a user ID as typed: whole, never its first bytes */
+static struct sfo_line *line_arg(struct re_printf *pf, struct list *lines,
+				 const struct pl *user)
+{
+	struct sfo_line *line = NULL;
+	char u[SFO_USER_MAX + 1];
+
+	if (user->l && user->l < sizeof(u)) {
+		pl_strcpy(user, u, sizeof(u));
+		line = sfo_line_find(lines, u);
+	}
+
+	if (!line)
+		(void)re_hprintf(pf, "srvfailover: no line '%H'\n",
+				 sfo_quote_print, user);
+
+	return line;
+}
+
+
 static int server_arg(struct re_printf *pf, struct list *lines,
 		      const struct pl *user, const struct pl *prio,
 		      struct sfo_server **srvp)
 {
 	struct sfo_line *line;
-	char u[64];
 
 	if (!user->l || !prio->l)
 		return re_hprintf(pf, "srvfailover: usage: %s\n", usage),
 			EINVAL;
 
-	pl_strcpy(user, u, sizeof(u));
-	line = sfo_line_find(lines, u);
+	line = line_arg(pf, lines, user);
 	if (!line)
-		return re_hprintf(pf, "srvfailover: no line '%r'\n", user),
-			EINVAL;
+		return EINVAL;
 
 	*srvp = !sfo_pl_isnum(prio) ? NULL :
 		sfo_server_find(line, pl_u32(prio));
 	if (!*srvp)
 		return re_hprintf(pf, "srvfailover: line %s has no server"
-				  " '%r'\n", u, prio), EINVAL;
+				  " '%H'\n", line->user, sfo_quote_print,
+				  prio), EINVAL;
 
 	return 0;
 }
@@ -64,19 +82,17 @@ static int mode(struct re_printf *pf, struct list *lines,
 {
 	struct sfo_line *line;
 	enum sfo_mode m;
-	char buf[64];
+	char buf[16];
 
-	pl_strcpy(user, buf, sizeof(buf));
-	line = sfo_line_find(lines, buf);
-	if (!user->l || !line)
-		return re_hprintf(pf, "srvfailover: no line '%r'\n", user),
-			EINVAL;
+	line = line_arg(pf, lines, user);
+	if (!line)
+		return EINVAL;
 
-	pl_strcpy(name, buf, sizeof(buf));
-	if (sfo_mode_parse(&m, buf))
-		return re_hprintf(pf, "srvfailover: unknown mode '%r'"
-				  " (parallel, cisco, sequential)\n", name),
-			EINVAL;
+	if (name->l >= sizeof(buf) ||
+	    (pl_strcpy(name, buf, sizeof(buf)), sfo_mode_parse(&m, buf)))
+		return re_hprintf(pf, "srvfailover: unknown mode '%H'"
+				  " (parallel, cisco, sequential)\n",
+				  sfo_quote_print, name), EINVAL;
 
 	sfo_set_mode(line, m, now);
 
@@ -107,7 +123,8 @@ int sfo_command(struct re_printf *pf, struct list *lines, const char *prm,
 
 	if (extra.l)
 		return re_hprintf(pf, "srvfailover: too many arguments"
-				  " '%r'; usage: %s\n", &extra, usage), EINVAL;
+				  " '%H'; usage: %s\n", sfo_quote_print,
+				  &extra, usage), EINVAL;
 
 	if (!verb.l || !pl_strcasecmp(&verb, "status"))
 		return sfo_status_print(pf, lines, now);
@@ -127,8 +144,8 @@ int sfo_command(struct re_printf *pf, struct list *lines, const char *prm,
 	if (!pl_strcasecmp(&verb, "mode"))
 		return mode(pf, lines, &a, &b, now);
 
-	(void)re_hprintf(pf, "srvfailover: unknown command '%r'; usage: %s\n",
-			 &verb, usage);
+	(void)re_hprintf(pf, "srvfailover: unknown command '%H'; usage: %s\n",
+			 sfo_quote_print, &verb, usage);
 
 	return EINVAL;
 }

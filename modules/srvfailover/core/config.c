@@ -5,7 +5,9 @@
  *
  * Lines with the same user ID form one phone line, in priority order.
  * Line-wide sfo_ parameters go on the line's first server. A phone line
- * with any error is not started; the others are not affected.
+ * with any error is not started; the others are not affected. Each error
+ * is one line naming file, line and key; values are shown shortened and
+ * escaped (address.c), never a whole line: it may hold a password.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -49,13 +51,21 @@ static int number(struct ctx *c, const char *key, const struct pl *val,
 		  uint32_t min, uint32_t max, uint32_t *out)
 {
 	uint32_t n;
+	size_t i;
 
-	if (!sfo_pl_isnum(val))
-		return error(c, key, "'%r' is not a number", val);
+	for (i = 0; i < val->l; i++) {
+		if (val->p[i] < '0' || val->p[i] > '9')
+			break;
+	}
 
-	n = pl_u32(val);
+	if (!val->l || i < val->l)
+		return error(c, key, "'%H' is not a number",
+			     sfo_quote_print, val);
+
+	n = sfo_pl_isnum(val) ? pl_u32(val) : UINT32_MAX;
 	if (n < min || n > max)
-		return error(c, key, "%u is out of range %u..%u", n, min, max);
+		return error(c, key, "%H is out of range %u..%u",
+			     sfo_quote_print, val, min, max);
 
 	*out = n;
 
@@ -73,8 +83,9 @@ static int apply_mode(struct ctx *c, const struct key *k,
 	if (val->l >= sizeof(buf) ||
 	    (pl_strcpy(val, buf, sizeof(buf)),
 	     sfo_mode_parse(&line->mode, buf)))
-		return error(c, k->name, "unknown mode '%r'"
-			     " (parallel, cisco, sequential)", val);
+		return error(c, k->name, "unknown mode '%H'"
+			     " (parallel, cisco, sequential)",
+			     sfo_quote_print, val);
 
 	return 0;
 }
@@ -87,8 +98,9 @@ static int apply_failback(struct ctx *c, const struct key *k,
 	(void)srv;
 
 	if (sfo_failback_parse(line, val))
-		return error(c, k->name, "'%r' is not immediate, never,"
-			     " probes:N or delay:SECONDS", val);
+		return error(c, k->name, "'%H' is not immediate, never,"
+			     " probes:N or delay:SECONDS", sfo_quote_print,
+			     val);
 
 	return 0;
 }
@@ -101,8 +113,8 @@ static int apply_codes(struct ctx *c, const struct key *k,
 	(void)srv;
 
 	if (sfo_codes_parse(&line->codes, val))
-		return error(c, k->name, "'%r' is not a list of codes such as"
-			     " 503,5??,6??", val);
+		return error(c, k->name, "'%H' is not a list of codes such as"
+			     " 503,5??,6??", sfo_quote_print, val);
 
 	return 0;
 }
@@ -149,8 +161,8 @@ static int apply_keepalive(struct ctx *c, const struct key *k,
 	else if (!pl_strcasecmp(val, "register"))
 		line->ka_register = true;
 	else
-		return error(c, k->name, "'%r' is not options or register",
-			     val);
+		return error(c, k->name, "'%H' is not options or register",
+			     sfo_quote_print, val);
 
 	return 0;
 }
@@ -190,12 +202,14 @@ static int param(struct ctx *c, struct sfo_line *line,
 		 const struct pl *val, struct mbuf *acc)
 {
 	const struct key *k = key_find(name);
-	char key[32];
+	char key[64];
 
 	if (!k) {
-		if (name->l > 4 && !strncasecmp(name->p, "sfo_", 4))
-			return error(c, (pl_strcpy(name, key, sizeof(key)),
-					 key), "unknown parameter");
+		if (name->l > 4 && !strncasecmp(name->p, "sfo_", 4)) {
+			re_snprintf(key, sizeof(key), "%H", sfo_quote_print,
+				    name);
+			return error(c, key, "unknown parameter");
+		}
 
 		return mbuf_printf(acc, ";%r%s%r", name, val->p ? "=" : "",
 				   val);
@@ -251,8 +265,8 @@ static int transport(struct ctx *c, struct sfo_server *srv,
 
 	if (pl_strcasecmp(&tp, "udp") && pl_strcasecmp(&tp, "tcp") &&
 	    pl_strcasecmp(&tp, "tls"))
-		return error(c, "transport", "'%r' is not udp, tcp or tls",
-			     &tp);
+		return error(c, "transport", "'%H' is not udp, tcp or tls",
+			     sfo_quote_print, &tp);
 
 	return pl_strdup(&srv->transport, &tp);
 }
@@ -319,7 +333,7 @@ static int names(struct sfo_server *srv, const struct sip_addr *addr,
 
 
 static struct sfo_line *line_get(struct list *lines, const char *user,
-				 enum sfo_mode mode)
+				 enum sfo_mode mode, unsigned lineno)
 {
 	struct sfo_line *line = sfo_line_find(lines, user);
 
@@ -327,6 +341,7 @@ static struct sfo_line *line_get(struct list *lines, const char *user,
 		return line;
 
 	line->mode = mode;
+	line->cfg_line = lineno;
 	list_append(lines, &line->le, line);
 
 	return line;
@@ -335,19 +350,21 @@ static struct sfo_line *line_get(struct list *lines, const char *user,
 
 /* A server that cannot be read still takes its line down, when the
  * user ID can be seen: a line must not run without one of its servers */
-static void reject_user(struct list *lines, const struct pl *text,
-			enum sfo_mode mode)
+static void reject_user(struct ctx *c, struct list *lines,
+			const struct pl *text, enum sfo_mode mode)
 {
 	struct sfo_line *line;
+	const char *why;
 	struct pl user;
-	char u[64];
+	char u[SFO_USER_MAX + 1];
 
-	if (re_regex(text->p, text->l, "sip:[^@;>]+@", &user) ||
-	    user.l >= sizeof(u))
+	/* "sip:100:password@": the user ID ends at the ':' */
+	if (re_regex(text->p, text->l, "sip:[^@;>:]+[^@;>]*@", &user, NULL) ||
+	    !sfo_user_valid(&user, &why))
 		return;
 
 	pl_strcpy(&user, u, sizeof(u));
-	line = line_get(lines, u, mode);
+	line = line_get(lines, u, mode, c->lineno);
 	if (line)
 		line->rejected = true;
 }
@@ -360,21 +377,27 @@ static int server(struct ctx *c, struct list *lines, const struct pl *text,
 	struct sfo_line *line;
 	struct sfo_server *srv;
 	struct mbuf *acc = NULL;
-	char user[64];
+	char user[SFO_USER_MAX + 1];
+	const char *why;
 	int err;
 
-	if (text->p[0] != '<' || sip_addr_decode(&addr, text)) {
-		reject_user(lines, text, mode);
-		return error(c, "uri", "'%r' is not a SIP address such as"
-			     " <sip:100@10.10.1.1>", text);
+	if (sfo_address_check(text, &why)) {
+		reject_user(c, lines, text, mode);
+		return error(c, "uri", "%s", why);
 	}
 
-	if (!addr.uri.user.l || addr.uri.user.l >= sizeof(user))
-		return error(c, "uri", "'%r' has no user ID", &addr.auri);
+	if (sip_addr_decode(&addr, text)) {
+		reject_user(c, lines, text, mode);
+		return error(c, "uri", "not a SIP address such as"
+			     " <sip:100@10.10.1.1>");
+	}
+
+	if (!sfo_user_valid(&addr.uri.user, &why))
+		return error(c, "uri", "%s", why);
 
 	pl_strcpy(&addr.uri.user, user, sizeof(user));
 
-	line = line_get(lines, user, mode);
+	line = line_get(lines, user, mode, c->lineno);
 	if (!line || sfo_server_add(line, &srv))
 		return ENOMEM;
 
@@ -415,6 +438,7 @@ static int server(struct ctx *c, struct list *lines, const struct pl *text,
 static void finish(struct ctx *c, struct list *lines)
 {
 	struct le *le = list_head(lines);
+	unsigned out = 0;
 
 	while (le) {
 		struct sfo_line *line = le->data;
@@ -422,7 +446,7 @@ static void finish(struct ctx *c, struct list *lines)
 		le = le->next;
 
 		if (!line->rejected && line->retry_max < line->retry_base) {
-			c->lineno = 0;
+			c->lineno = line->cfg_line;
 			error(c, "sfo_retry_max", "%u is below sfo_retry_base"
 			      " %u (line %s)", line->retry_max,
 			      line->retry_base, line->user);
@@ -436,7 +460,14 @@ static void finish(struct ctx *c, struct list *lines)
 				 " started (see the errors above)\n",
 				 c->file, line->user);
 		mem_deref(line);
+		++out;
 	}
+
+	if (c->errc)
+		(void)re_hprintf(c->pf, "srvfailover: %s: %u error%s, %u"
+				 " line%s not started\n", c->file, c->errc,
+				 c->errc == 1 ? "" : "s", out,
+				 out == 1 ? "" : "s");
 }
 
 
@@ -465,6 +496,10 @@ int sfo_config_parse(struct list *lines, const char *file,
 		return EINVAL;
 
 	rest = *text;
+
+	/* a UTF-8 byte order mark, as Windows editors write it */
+	if (rest.l >= 3 && !memcmp(rest.p, "\xef\xbb\xbf", 3))
+		pl_advance(&rest, 3);
 
 	while (rest.l && err != ENOMEM) {
 		const char *nl = pl_strchr(&rest, '\n');

@@ -194,6 +194,38 @@ const char *sfo_state_name(enum sfo_state st)
 
 
 /**
+ * The delta-seconds at the start of a SIP header value ("120",
+ * "120 (lunch)", "120;duration=60"). A number too big for 32 bits is
+ * UINT32_MAX, never its wrapped value.
+ *
+ * @param secs The number
+ * @param val  The header value
+ *
+ * @return 0 if success, EINVAL when the value does not start with digits
+ */
+int sfo_delta_seconds(uint32_t *secs, const struct pl *val)
+{
+	struct pl d;
+
+	if (!val || !val->l || !isdigit((unsigned char)val->p[0]))
+		return EINVAL;
+
+	d.p = val->p;
+	for (d.l = 0; d.l < val->l; d.l++) {
+		if (!isdigit((unsigned char)d.p[d.l]))
+			break;
+	}
+
+	while (d.l > 1 && d.p[0] == '0')
+		pl_advance(&d, 1);
+
+	*secs = sfo_pl_isnum(&d) ? pl_u32(&d) : UINT32_MAX;
+
+	return 0;
+}
+
+
+/**
  * Time until a request with this many retransmissions is given up:
  * T1 doubling after each send, as a UDP client transaction does
  * (3 retransmissions: 0.5 + 1 + 2 = 3.5 s).

@@ -108,19 +108,69 @@ int sfo_redial_target(char **targetp, const struct sfo_server *srv,
 }
 
 
+static bool may_carry(const struct sfo_server *s)
+{
+	return !s->deactivated && s->alive != SFO_ALIVE_DOWN &&
+		s->reg != SFO_REG_FAILED;
+}
+
+
+/* The working server; before there is one, the first that may carry */
+static struct sfo_server *line_route(const struct sfo_line *line)
+{
+	struct le *le;
+
+	if (line->working)
+		return line->working;
+
+	LIST_FOREACH(&line->servers, le) {
+		if (may_carry(le->data))
+			return le->data;
+	}
+
+	return NULL;
+}
+
+
+static int refuse_line(struct re_printf *why, const struct sfo_line *line,
+		       const char *dial)
+{
+	struct le *le;
+	int err;
+
+	err = re_hprintf(why, "srvfailover: %s: call to %s not placed: no"
+			 " usable server (", line->user, dial);
+
+	LIST_FOREACH(&line->servers, le) {
+		const struct sfo_server *s = le->data;
+
+		err |= re_hprintf(why, "%sserver %u %s: %s", le->prev ?
+				  "; " : "", s->prio, s->uri,
+				  sfo_state_name(s->state));
+	}
+
+	err |= re_hprintf(why, ")\n");
+
+	return err ? err : EACCES;
+}
+
+
 /**
  * The server a dial goes through
  *
+ * @param srvp   The server, or NULL when no server of ours is concerned
  * @param lines  All lines
  * @param line   The line of baresip's current user agent (or NULL)
  * @param dial   What the user dialled
  * @param bypass Set when the dial names a configured server
+ * @param why    Where the reason of a refusal is printed
  *
- * @return The server, or NULL when no server of ours is concerned
+ * @return 0, or EACCES when the call must not go out: every server of
+ *         the line is unusable, or the server named is deactivated
  */
-struct sfo_server *sfo_route(const struct list *lines,
-			     const struct sfo_line *line, const char *dial,
-			     bool *bypass)
+int sfo_route(struct sfo_server **srvp, const struct list *lines,
+	      const struct sfo_line *line, const char *dial, bool *bypass,
+	      struct re_printf *why)
 {
 	struct sfo_server *srv = NULL;
 	uint16_t port;
@@ -128,15 +178,18 @@ struct sfo_server *sfo_route(const struct list *lines,
 	struct le *le;
 
 	*bypass = false;
+	*srvp = NULL;
 
 	if (!line)
 		line = list_ledata(list_head(lines));
 
 	if (!str_isset(dial) || !line)
-		return NULL;
+		return 0;
 
-	if (!dial_host(dial, &host, &port))
-		return line->working;
+	if (!dial_host(dial, &host, &port)) {
+		*srvp = line_route(line);
+		return *srvp ? 0 : refuse_line(why, line, dial);
+	}
 
 	srv = server_at(line, &host, port);
 
@@ -146,16 +199,16 @@ struct sfo_server *sfo_route(const struct list *lines,
 		srv = server_at(le->data, &host, port);
 	}
 
+	if (srv && srv->deactivated)
+		return re_hprintf(why, "srvfailover: %s: call to %s not"
+				  " placed: server %u %s is deactivated\n",
+				  srv->line->user, dial, srv->prio,
+				  srv->uri), EACCES;
+
 	*bypass = srv != NULL;
+	*srvp = srv;
 
-	return srv;
-}
-
-
-static bool may_carry(const struct sfo_server *s)
-{
-	return !s->deactivated && s->alive != SFO_ALIVE_DOWN &&
-		s->reg != SFO_REG_FAILED;
+	return 0;
 }
 
 

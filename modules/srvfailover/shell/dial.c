@@ -386,7 +386,14 @@ static int hooked(size_t i, struct re_printf *pf, void *arg)
 			return err;
 	}
 
-	srv = sfo_route(shell_lines(), line_of_current(), target, &bypass);
+	err = sfo_route(&srv, shell_lines(), line_of_current(), target,
+			&bypass, pf);
+	if (err) {
+		warning("srvfailover: %s: call not placed (no usable"
+			" server)\n", target);
+		mem_deref(target);
+		return err;
+	}
 
 	pending.target = target;
 	pending.bypass = bypass;

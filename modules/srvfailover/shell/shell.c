@@ -552,6 +552,26 @@ static int line_start(struct sfo_line *line)
 }
 
 
+/* One log message per line: baresip drops a message of more than ~4 KB
+ * whole, so one message for all errors could lose them all */
+static void warn_each(const struct mbuf *mb)
+{
+	struct pl rest, ln;
+
+	rest.p = (const char *)mb->buf;
+	rest.l = mb->end;
+
+	while (rest.l) {
+		const char *nl = pl_strchr(&rest, '\n');
+
+		ln.p = rest.p;
+		ln.l = nl ? (size_t)(nl - rest.p) : rest.l;
+		pl_advance(&rest, ln.l + (nl ? 1 : 0));
+		warning("%r\n", &ln);
+	}
+}
+
+
 static int lines_load(const char *dir, enum sfo_mode mode)
 {
 	struct mbuf *mb = NULL, *errs = mbuf_alloc(256);
@@ -575,8 +595,7 @@ static int lines_load(const char *dir, enum sfo_mode mode)
 
 	pl_set_mbuf(&text, mb);
 	err = sfo_config_parse(&lines, file, &text, mode, &pf, NULL);
-	if (errs->end)
-		warning("%b", errs->buf, errs->end);
+	warn_each(errs);
 	mem_deref(errs);
 	mem_deref(mb);
 	if (err)

@@ -57,13 +57,13 @@ static void retry_after(const struct sip_msg *msg, const struct sa *peer)
 {
 	const struct sip_hdr *hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
 	struct sfo_server *srv;
-	struct pl secs;
+	uint32_t secs;
 
-	if (!hdr || re_regex(hdr->val.p, hdr->val.l, "[0-9]+", &secs))
+	if (!hdr || sfo_delta_seconds(&secs, &hdr->val))
 		return;
 
 	srv = dial_server_of(msg);
-	sfo_retry_after(srv ? srv : server_of(msg, peer), pl_u32(&secs));
+	sfo_retry_after(srv ? srv : server_of(msg, peer), secs);
 }
 
 
