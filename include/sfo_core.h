@@ -205,6 +205,7 @@ int  sfo_mode_parse(enum sfo_mode *modep, const char *s);
 const char *sfo_state_name(enum sfo_state st);
 bool sfo_pl_isnum(const struct pl *pl);
 int  sfo_delta_seconds(uint32_t *secs, const struct pl *val);
+uint16_t sfo_server_port(const struct sfo_server *srv);
 uint32_t sfo_budget_ms(unsigned retries);
 uint32_t sfo_request_budget(const struct sfo_server *srv);
 uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,
@@ -242,6 +243,7 @@ int  sfo_redial_target(char **targetp, const struct sfo_server *srv,
 		       const char *peer);
 void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
 		      bool bypass, uint64_t now);
+void sfo_invite_resent(struct sfo_invite *inv, uint64_t now);
 uint64_t sfo_invite_deadline(const struct sfo_invite *inv);
 enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
 				   const char *text, uint64_t now);

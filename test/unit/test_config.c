@@ -119,6 +119,22 @@ static void test_config_duplicate_server(void **s)
 }
 
 
+/* A TLS server without a port is on 5061, not 5060 */
+static void test_config_tls_default_port_duplicate(void **s)
+{
+	(void)s;
+	bad("<sip:100@127.0.0.2;transport=tls>\n"
+	    "<sip:100@127.0.0.2:5061;transport=tls>\n",
+	    "srvfailover:2: uri: duplicate server");
+	list_flush(&H.lines);
+	H.errors[0] = '\0';
+	assert_int_equal(0, load("<sip:100@127.0.0.2;transport=tls>\n"
+				 "<sip:100@127.0.0.2:5060;transport=tls>\n"));
+	assert_int_equal(5061, sfo_server_port(srv(1)));
+	assert_int_equal(5060, sfo_server_port(srv(2)));
+}
+
+
 static void test_config_no_user(void **s)
 {
 	(void)s;
@@ -416,6 +432,7 @@ int main(void)
 		T(test_config_bad_uri),
 		T(test_config_duplicate_server),
 		T(test_config_no_user),
+		T(test_config_tls_default_port_duplicate),
 		T(test_config_out_of_range_number),
 		T(test_config_not_a_number),
 		T(test_config_line_key_on_second_server),

@@ -184,6 +184,25 @@ static void test_invite_after_100_trying_is_the_callees_answer(void **s)
 }
 
 
+/* 100 Trying, then 407: the authenticated INVITE is a new attempt whose
+ * 503 or silence still moves the call */
+static void test_invite_resent_after_challenge_starts_afresh(void **s)
+{
+	struct sfo_invite inv;
+	(void)s;
+	up("parallel", "");
+
+	sfo_invite_start(&inv, srv(1), false, 1000);
+	inv.provisional = true;          /* the 100 Trying before the 407 */
+	sfo_invite_resent(&inv, 1200);
+	assert_false(inv.provisional);
+	assert_int_equal(4700, sfo_invite_deadline(&inv));
+	assert_int_equal(SFO_INV_RETRY, sfo_invite_failed(&inv, 503,
+				"503 Service Unavailable", 1300));
+	assert_ptr_equal(srv(2), inv.srv);
+}
+
+
 static void test_invite_no_answer_budget(void **s)
 {
 	struct sfo_invite inv;
@@ -246,6 +265,20 @@ static void test_invite_bypass_is_not_failed_over(void **s)
 }
 
 
+/* A dial naming a TLS server's host and 5061 is that server's */
+static void test_route_tls_server_default_port(void **s)
+{
+	bool bypass;
+	(void)s;
+	assert_int_equal(0, load("<sip:100@127.0.0.2;transport=tls>\n"
+				 "<sip:100@127.0.0.3;transport=tls>\n"));
+
+	assert_ptr_equal(srv(2), route("200@127.0.0.3:5061", &bypass));
+	assert_true(bypass);
+	assert_null(route("200@127.0.0.3:5060", &bypass));
+}
+
+
 /* Nothing goes out through a deactivated server, and a line with no
  * usable server refuses a bare dial with the reason */
 static void test_route_refuses_when_no_server_is_usable(void **s)
@@ -275,6 +308,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_route_refuses_when_no_server_is_usable),
+		T(test_route_tls_server_default_port),
+		T(test_invite_resent_after_challenge_starts_afresh),
 		T(test_route_bare_user_id_uses_working_server),
 		T(test_route_full_uri_of_a_server_bypasses_priorities),
 		T(test_route_unknown_host_is_left_alone),

@@ -275,10 +275,8 @@ static int transport(struct ctx *c, struct sfo_server *srv,
 static bool same_place(const struct sfo_server *a,
 		       const struct sfo_server *b)
 {
-	uint16_t pa = a->port ? a->port : 5060;
-	uint16_t pb = b->port ? b->port : 5060;
-
-	return !str_casecmp(a->host, b->host) && pa == pb &&
+	return !str_casecmp(a->host, b->host) &&
+		sfo_server_port(a) == sfo_server_port(b) &&
 		!str_casecmp(a->transport, b->transport);
 }
 

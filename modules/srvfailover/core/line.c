@@ -193,6 +193,16 @@ const char *sfo_state_name(enum sfo_state st)
 }
 
 
+/** The server's port: given, else the default of its transport */
+uint16_t sfo_server_port(const struct sfo_server *srv)
+{
+	if (srv->port)
+		return srv->port;
+
+	return !str_casecmp(srv->transport, "tls") ? 5061 : 5060;
+}
+
+
 /**
  * The delta-seconds at the start of a SIP header value ("120",
  * "120 (lunch)", "120;duration=60"). A number too big for 32 bits is

@@ -74,7 +74,7 @@ static struct sfo_server *server_at(const struct sfo_line *line,
 
 	LIST_FOREACH(&line->servers, le) {
 		struct sfo_server *srv = le->data;
-		uint16_t sp = srv->port ? srv->port : 5060;
+		uint16_t sp = sfo_server_port(srv);
 
 		if (!pl_strcasecmp(host, srv->host) && (!port || port == sp))
 			return srv;
@@ -221,6 +221,18 @@ void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
 	inv->bypass = bypass;
 	inv->sent = now;
 	inv->tried = 1u << (srv->order % 32);
+}
+
+
+/**
+ * The INVITE went out again as a new transaction (the server challenged
+ * it: 401/407). Whatever the first one drew (a 100 Trying before the
+ * challenge), this one has its own budget and must draw its own answer.
+ */
+void sfo_invite_resent(struct sfo_invite *inv, uint64_t now)
+{
+	inv->sent = now;
+	inv->provisional = false;
 }
 
 

@@ -331,8 +331,16 @@ void dial_invite_sent(const struct sip_msg *msg)
 	if (!a && pending.adopted && !pending.adopted->branch[0])
 		a = pending.adopted;
 
-	if (a)
-		pl_strcpy(&msg->via.branch, a->branch, sizeof(a->branch));
+	if (!a || !pl_strcmp(&msg->via.branch, a->branch))
+		return;  /* not ours, or a retransmission */
+
+	/* a new branch on the same call: the INVITE again, authenticated */
+	if (a->branch[0]) {
+		sfo_invite_resent(&a->inv, shell_now());
+		budget_start(a);
+	}
+
+	pl_strcpy(&msg->via.branch, a->branch, sizeof(a->branch));
 }
 
 

@@ -63,7 +63,7 @@ static int probe_open(struct sfo_server *srv)
 		return ENOMEM;
 
 	p->srv = srv;
-	err = sa_set_str(&p->peer, srv->host, srv->port ? srv->port : 5060);
+	err = sa_set_str(&p->peer, srv->host, sfo_server_port(srv));
 	if (err)
 		goto out;
 
@@ -84,57 +84,69 @@ static int probe_open(struct sfo_server *srv)
 }
 
 
-/** A connected socket for a UDP server given by address */
-void probe_add(struct sfo_server *srv)
+static bool wants_probe(const struct sfo_server *srv)
 {
 	struct sa sa;
 
-	if (str_casecmp(srv->transport, "udp") ||
-	    sa_set_str(&sa, srv->host, 5060))
-		return;
+	return !str_casecmp(srv->transport, "udp") &&
+		!sa_set_str(&sa, srv->host, 5060);
+}
 
-	if (probe_open(srv))
-		warning("srvfailover: %s: no ICMP probe socket\n", srv->uri);
+
+/** A connected socket for a UDP server given by address */
+void probe_add(struct sfo_server *srv)
+{
+	if (wants_probe(srv) && probe_open(srv))
+		warning("srvfailover: %s: no ICMP probe socket yet (no"
+			" address?): tried again with each request\n",
+			srv->uri);
+}
+
+
+static struct probe *probe_find(const struct sfo_server *srv)
+{
+	struct le *le;
+
+	LIST_FOREACH(&probes, le) {
+		struct probe *p = le->data;
+
+		if (p->srv == srv)
+			return p;
+	}
+
+	return NULL;
 }
 
 
 void probe_remove(const struct sfo_server *srv)
 {
-	struct le *le;
-
-	LIST_FOREACH(&probes, le) {
-		struct probe *p = le->data;
-
-		if (p->srv == srv) {
-			mem_deref(p);
-			return;
-		}
-	}
+	mem_deref(probe_find(srv));
 }
 
 
-/** A request goes to srv: let an ICMP error come back to us */
-void probe_ping(const struct sfo_server *srv)
+/**
+ * A request goes to srv: let an ICMP error come back to us. A socket that
+ * could not be made at start (the phone had no address yet) is made now.
+ */
+void probe_ping(struct sfo_server *srv)
 {
+	struct probe *p = probe_find(srv);
 	struct mbuf *mb;
-	struct le *le;
 
-	LIST_FOREACH(&probes, le) {
-		struct probe *p = le->data;
+	if (!p && wants_probe(srv) && !probe_open(srv))
+		p = probe_find(srv);
 
-		if (p->srv != srv)
-			continue;
-
-		mb = mbuf_alloc(4);
-		if (!mb)
-			return;
-
-		(void)mbuf_write_str(mb, "\r\n\r\n");
-		mb->pos = 0;
-		(void)udp_send(p->us, &p->peer, mb);
-		mem_deref(mb);
+	if (!p)
 		return;
-	}
+
+	mb = mbuf_alloc(4);
+	if (!mb)
+		return;
+
+	(void)mbuf_write_str(mb, "\r\n\r\n");
+	mb->pos = 0;
+	(void)udp_send(p->us, &p->peer, mb);
+	mem_deref(mb);
 }
 
 

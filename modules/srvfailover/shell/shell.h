@@ -38,5 +38,5 @@ void http_close(void);
 /* probe.c */
 void probe_add(struct sfo_server *srv);
 void probe_remove(const struct sfo_server *srv);
-void probe_ping(const struct sfo_server *srv);
+void probe_ping(struct sfo_server *srv);
 void probe_close(void);

@@ -15,14 +15,9 @@
 #include "shell.h"
 
 
-static bool same_port(uint16_t a, uint16_t b)
-{
-	return (a ? a : 5060) == (b ? b : 5060);
-}
-
-
-/* The server a message is for (tx) or from (rx): by its address when
- * the server has one (DNS targets share their To), else by the To URI,
+/* The server a message is for (tx) or from (rx). Its line by the From
+ * user (several lines may share a server); the server by its address
+ * when it has one (DNS targets share their To), else by the To URI,
  * which is sip:user@server for our REGISTER and OPTIONS */
 static struct sfo_server *server_of(const struct sip_msg *msg,
 				    const struct sa *peer)
@@ -33,18 +28,22 @@ static struct sfo_server *server_of(const struct sip_msg *msg,
 	LIST_FOREACH(shell_lines(), le) {
 		struct sfo_line *line = le->data;
 
+		if (pl_strcmp(&msg->from.uri.user, line->user))
+			continue;
+
 		LIST_FOREACH(&line->servers, se) {
 			struct sfo_server *srv = se->data;
+			uint16_t port = sfo_server_port(srv);
 			struct sa sa;
 
-			if (!sa_set_str(&sa, srv->host, srv->port ?
-					srv->port : 5060) &&
+			if (!sa_set_str(&sa, srv->host, port) &&
 			    sa_cmp(&sa, peer, SA_ALL))
 				return srv;
 
 			if (!by_to && !srv->unresolved &&
 			    !pl_strcasecmp(&msg->to.uri.host, srv->host) &&
-			    same_port(msg->to.uri.port, srv->port))
+			    (msg->to.uri.port ? msg->to.uri.port : port) ==
+			    port)
 				by_to = srv;
 		}
 	}
@@ -82,6 +81,18 @@ static bool unregister(const struct sip_msg *msg)
 }
 
 
+/* libre's own REGISTER: watched within the budget, and a CRLF from the
+ * probe socket beside it, so that an ICMP error is seen for it too */
+static void refresh_sent(struct sfo_server *srv)
+{
+	if (!srv)
+		return;
+
+	sfo_refresh_sent(srv, shell_now());
+	probe_ping(srv);
+}
+
+
 static void message(bool tx, const struct sip_msg *msg,
 		    const struct sa *peer)
 {
@@ -89,7 +100,7 @@ static void message(bool tx, const struct sip_msg *msg,
 		if (!pl_strcmp(&msg->met, "INVITE"))
 			dial_invite_sent(msg);
 		else if (!pl_strcmp(&msg->met, "REGISTER") && !unregister(msg))
-			sfo_refresh_sent(server_of(msg, peer), shell_now());
+			refresh_sent(server_of(msg, peer));
 		return;
 	}
 
