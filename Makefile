@@ -37,7 +37,7 @@ CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 	command.c web.c page.c)
 # The shell: the only part that calls baresip
 SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c check.c \
-	dial.c trace.c probe.c resolve.c http.c)
+	dial.c trace.c keepalive.c probe.c resolve.c http.c)
 # The seam: what differs between the baresip versions, one file each
 SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c
 SHELL_CFLAGS := -Iinclude/baresip-$(BARESIP_VERSION) \

@@ -57,7 +57,11 @@ enum {
 	SFO_T1_MS = 500,
 	SFO_RETRY_AFTER_MAX = 3600,  /* s: longest Retry-After honoured */
 	SFO_TARGETS_MAX = 8,         /* hosts used of one DNS name      */
+	SFO_DEAD_CHECK_SHIFT = 2,    /* a dead server: checks 1, 2, 4 x
+					further apart                   */
 	SFO_USER_MAX = 63,           /* bytes of a user ID              */
+	SFO_EXPIRES_MAX = 4000000,   /* s granted: libre counts the wait
+					in ms in 32 bits (4294967 s) */
 };
 
 /* Failover codes: three characters each, digits or '?' */
@@ -99,8 +103,12 @@ struct sfo_server {
 	uint64_t retry_at;         /* no REGISTER before (back-off)     */
 	uint32_t retry_after;      /* s, from the 503 being handled     */
 	unsigned reg_fails;        /* consecutive registration failures */
+	bool refused;              /* the registrar refused the user or
+				      the credentials (401/403/404/407):
+				      until a REGISTER succeeds         */
 	unsigned good;             /* consecutive good answers          */
 	unsigned lost;             /* keep-alives lost in a row         */
+	unsigned dead_checks;      /* checks failed while already down  */
 	unsigned calls;
 
 	/* what is shown */
@@ -112,6 +120,13 @@ struct sfo_server {
 	int rtt;                   /* ms, -1 when never measured        */
 
 	void *ua;                  /* the shell's handle                */
+
+	/* the shell's notes from the wire */
+	uint16_t challenge;        /* the last challenge (401/407) to a
+				      REGISTER since the attempt began
+				      or a 2xx                          */
+	char reg_callid[64];       /* Call-ID of the registration in use */
+	char stale_callid[64];     /* an older one's un-REGISTER, late   */
 };
 
 struct sfo_ops {
@@ -232,6 +247,7 @@ void sfo_call_failed(struct sfo_server *srv, uint16_t scode,
 		     const char *text, uint64_t now);
 void sfo_retry_after(struct sfo_server *srv, uint32_t secs);
 void sfo_refresh_sent(struct sfo_server *srv, uint64_t now);
+void sfo_binding_lost(struct sfo_server *srv, uint64_t now);
 uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);
 
 

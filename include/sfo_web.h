@@ -9,6 +9,9 @@
 
 enum {
 	SFO_WEB_PORT = 8088,         /* srvfailover_http_listen default */
+	SFO_WEB_NONCE_LIFE = 300000, /* ms a digest nonce can be used    */
+	SFO_WEB_NONCE_WINDOW = 64,   /* used nonces told apart by number */
+	SFO_WEB_NONCE_SIZE = 65,     /* its text: 64 hex digits and NUL  */
 };
 
 enum sfo_web_act {
@@ -41,6 +44,21 @@ struct sfo_web_req {
 	unsigned prio;
 };
 
+/*
+ * Digest nonces, each good for one change: a captured request cannot be
+ * played again, however many changes come between. A nonce is its
+ * number, the time it was handed out and a MAC of both with a secret of
+ * the process; handing one out stores nothing. What is remembered is
+ * which numbers were used: a bit for each of the SFO_WEB_NONCE_WINDOW
+ * numbers up to the highest one used (older ones count as used).
+ */
+struct sfo_web_nonces {
+	uint64_t secret[2];          /* random, of this process          */
+	uint64_t next;               /* number of the next nonce, from 1 */
+	uint64_t top;                /* highest number used, 0: none     */
+	uint64_t used;               /* bit i: number top - i was used   */
+};
+
 
 /* web.c */
 enum sfo_web_act sfo_web_route(struct sfo_web_req *req,
@@ -52,6 +70,12 @@ int  sfo_web_apply(struct re_printf *pf, struct list *lines,
 		   struct sfo_web_req *req, uint64_t now);
 bool sfo_web_origin_ok(const struct pl *origin, const struct pl *host);
 int  sfo_web_listen_parse(struct sa *addr, bool *off, const char *val);
+void sfo_web_nonces_init(struct sfo_web_nonces *ns,
+			 const uint64_t secret[2]);
+int  sfo_web_nonce_new(struct sfo_web_nonces *ns, char *buf, size_t size,
+		       uint64_t now);
+int  sfo_web_nonce_use(struct sfo_web_nonces *ns, const struct pl *nonce,
+		       uint64_t now);
 
 
 /* page.c */

@@ -18,6 +18,8 @@ import http.client
 import json
 import os
 import re
+import resource
+import selectors
 import shutil
 import socket
 import subprocess
@@ -26,8 +28,12 @@ import threading
 import time
 
 import lab as L
-from common import (SERVERS, STEADY, USER, config, registered_on, start,
-                    states_are, wait_status, wait_steady)
+from common import (SERVERS, STEADY, USER, config, registered_on,
+                    server_state, start, states_are, wait_status,
+                    wait_steady)
+
+# the module's limits (modules/srvfailover/shell/http.c)
+CONN_MAX, IDLE_TIMEOUT = 32, 5.0
 
 S1, S2, S3 = SERVERS
 CHROMIUM = "/usr/bin/chromium"
@@ -439,6 +445,10 @@ def test_web_page_follows_failover_and_deactivates(lab):
     wait_status(b, "server 3 Reachable in the JSON",
                 states_are(STEADY["cisco"]), 5)
     assert page(ch)["marker"] == "no reload", "the page was reloaded"
+    # each nonce is good for one change: the browser's second change
+    # gets stale=true and a new one, and does not ask its user again
+    assert ch.prompts == 1, "%d password prompts for two changes" \
+        % ch.prompts
     assert any("web: disable server 3 of line %s" % USER in l
                for l in b.lines("srvfailover:")), "no log of the change"
     assert_no_password(lab, b, json.dumps(page(ch)))
@@ -650,3 +660,275 @@ def request_at(host, path):
         return r.status, dict(r.getheaders()), r.read().decode()
     finally:
         c.close()
+
+
+# --------------------------------------------------------------------------
+# a flood of connections; a captured change played again
+
+
+FLOOD = 2000                 # connection attempts kept in flight
+FLOOD_RATE = 3000            # new ones a second at most, after the first
+FLOOD_SECONDS = 40           # at most this long
+FLOOD_MAX = FLOOD + FLOOD_RATE * FLOOD_SECONDS   # so at most this many
+FLOOD_SOURCES = 100          # 127.0.1.1, ...: ports enough for all
+IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h: the port is chosen at connect
+
+
+class Flood(threading.Thread):
+    """FLOOD connection attempts to the page at once, none sending a
+    byte, then each one the module closes is opened again (FLOOD_RATE a
+    second at most: the module closes them as fast as they come) until
+    stop(). Bounded in count and time; every socket is closed at the
+    end. Also samples how many descriptors the baresip with pid has
+    open."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.sel = selectors.DefaultSelector()
+        self.socks = set()
+        self.opened = self.closed = self.failed = 0
+        self.fds_max = 0
+        self.halt = threading.Event()
+        self.full = threading.Event()  # FLOOD in flight at least once
+        self.error = None
+
+    def _open(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            s.bind(("127.0.1.%d" % (1 + self.opened % FLOOD_SOURCES), 0))
+            s.setblocking(False)
+            s.connect_ex((HOST, PORT))
+        except OSError:
+            s.close()
+            self.failed += 1
+            return
+        self.opened += 1
+        self.socks.add(s)
+        self.sel.register(s, selectors.EVENT_READ)
+
+    def _drop(self, s):
+        self.sel.unregister(s)
+        self.socks.discard(s)
+        s.close()
+        self.closed += 1
+
+    def _sample(self):
+        try:
+            n = len(os.listdir("/proc/%d/fd" % self.pid))
+        except OSError:
+            return
+        self.fds_max = max(self.fds_max, n)
+
+    def run(self):
+        t0 = time.monotonic()
+        sampled = 0.0
+        try:
+            while not self.halt.is_set() and \
+                    time.monotonic() - t0 < FLOOD_SECONDS:
+                budget = min(FLOOD_MAX, FLOOD + int(
+                    FLOOD_RATE * (time.monotonic() - t0)))
+                while len(self.socks) < FLOOD and self.opened < budget:
+                    self._open()
+                if len(self.socks) >= FLOOD:
+                    self.full.set()
+                for key, _ in self.sel.select(0.01):
+                    try:
+                        if key.fileobj.recv(1):
+                            continue     # the module says something?
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        pass
+                    self._drop(key.fileobj)
+                if time.monotonic() - sampled > 0.1:
+                    sampled = time.monotonic()
+                    self._sample()
+        except Exception as e:  # reported by stop()
+            self.error = e
+        finally:
+            for s in list(self.socks):
+                self._drop(s)
+            self.sel.close()
+
+    def running(self):
+        """Still flooding: alive, within its bounds."""
+        return self.is_alive() and self.opened < FLOOD_MAX
+
+    def rate(self):
+        """Connections opened a second, over the last 0.5 s."""
+        n, t = self.opened, time.monotonic()
+        time.sleep(0.5)
+        return (self.opened - n) / (time.monotonic() - t)
+
+    def stop(self):
+        self.halt.set()
+        self.join(10)
+        if self.error:
+            raise self.error
+        return "flood: %d connections opened (%d could not), %d closed " \
+            "by the module or at the end; baresip had at most %d " \
+            "descriptors" % (self.opened, self.failed, self.closed,
+                             self.fds_max)
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def raise_nofile(n):
+    """Descriptors enough for the flood, in this test process only
+    (baresip, started before, keeps its own limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < n:
+        if hard != resource.RLIM_INFINITY and hard < n:
+            raise L.LabError("RLIMIT_NOFILE hard limit %d < %d" % (hard, n))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, hard))
+
+
+def timed_get(path):
+    t = time.monotonic()
+    st, _, text = request("GET", path)
+    return st, text, time.monotonic() - t
+
+
+def attempt(failures, what, step):
+    """Run step(); a failure is noted, and the next step still runs."""
+    try:
+        step()
+    except (L.LabError, AssertionError, OSError, ValueError,
+            http.client.HTTPException) as e:
+        failures.append("%s: %s: %s" % (what, type(e).__name__, e))
+
+
+def test_web_flood_of_connections_phone_keeps_working(lab):
+    """2000 connection attempts to the page in flight: the page, a new
+    ctrl_tcp client and a new registration over TCP still work, and
+    baresip holds no more than CONN_MAX descriptors for the page."""
+    text = config("sequential").replace("transport=udp", "transport=tcp")
+    b, kams = start(lab, srvfailover=text, extra=WITH_PASSWORD)
+    wait_steady(b, "sequential")
+    base = fd_count(b.pid)
+    raise_nofile(FLOOD + 1024)
+    report, failures = [], []
+
+    def page(path):
+        st, text, took = timed_get(path)
+        report.append("GET %s: %d in %.3fs" % (path, st, took))
+        assert st == 200 and text, (st, text[:200])
+        assert took < 2, "GET %s took %.2fs" % (path, took)
+
+    def registration():
+        # over a new TCP connection: server 2 was idle (sequential)
+        t = time.time()
+        b.command("srvfailover disable %s 1" % USER)
+        wait_status(b, "registered on server 2 over TCP",
+                    registered_on("sequential", 2), 10)
+        ok = lab.wire_until(lambda m: L.registers_ok(m, S2, since=t), 5,
+                            "REGISTER to %s answered 200" % S2)
+        report.append("REGISTER to %s over %s: 200 after %.3fs" % (
+            S2, ok[0][0].transport, ok[0][1].t - t))
+        assert ok[0][0].transport == "tcp", ok[0][0]
+        L.wait_for(lambda: kams[S2].contacts(USER), 5, "contact at " + S2)
+        b.command("srvfailover enable %s 1" % USER)
+        wait_status(b, "back on server 1", registered_on("sequential", 1),
+                    10)
+
+    def ctrl_client():
+        # ctrl_tcp keeps one client: a new one replaces ours
+        t = time.monotonic()
+        ctrl = L.Ctrl(b.ctrl_addr, timeout=5)
+        b.ctrl.close()
+        b.ctrl = ctrl
+        st = b.status()
+        took = time.monotonic() - t
+        report.append("new ctrl_tcp client, srvfailover json: %.3fs"
+                      % took)
+        assert L.line_of(st, USER), st
+        assert took < 3, "ctrl_tcp took %.2fs" % took
+
+    flood = Flood(b.pid)
+    flood.start()
+    try:
+        if not flood.full.wait(20):
+            raise L.LabError("the flood never had %d in flight" % FLOOD)
+        time.sleep(0.5)
+        rate = flood.rate()
+        report.append("flooding: %d attempts in flight at first, then %.0f"
+                      " new ones a second" % (FLOOD, rate))
+        for i in range(3):
+            attempt(failures, "the page", lambda: page("/status.json"))
+        attempt(failures, "ctrl_tcp", ctrl_client)
+        attempt(failures, "registration", registration)
+        attempt(failures, "the page", lambda: page("/"))
+        if not flood.running():
+            failures.append("the flood ended before the checks did")
+    finally:
+        report.append(flood.stop())
+        report.append("baresip had %d descriptors before the flood" % base)
+        print("\n".join(report))
+
+    assert not failures, "in the flood:\n" + "\n".join(failures)
+    assert flood.fds_max <= base + CONN_MAX + 10, \
+        "baresip had %d descriptors in the flood, %d before" % (
+            flood.fds_max, base)
+    assert not b.lines("Too many open files"), b.lines("Too many open")
+    assert b.lines("web: more than %d connections" % CONN_MAX), \
+        "no log line of the flood"
+    # an idle connection goes after IDLE_TIMEOUT
+    s = socket.create_connection((HOST, PORT), timeout=IDLE_TIMEOUT + 5)
+    t = time.monotonic()
+    try:
+        assert s.recv(1) == b"", "the module said something"
+    finally:
+        s.close()
+    took = time.monotonic() - t
+    assert IDLE_TIMEOUT - 0.5 <= took <= IDLE_TIMEOUT + 1, \
+        "an idle connection was closed after %.1fs" % took
+    L.wait_for(lambda: fd_count(b.pid) <= base + 2, 10,
+               "baresip's descriptors back to %d" % base)
+
+
+test_web_flood_of_connections_phone_keeps_working.timeout = 120
+
+
+def test_web_captured_change_refused_after_any_number_of_changes(lab):
+    """Each digest nonce is good for one change: a captured request
+    (its Authorization header) is refused right after and still after
+    34 other changes (remembering the last 32 answers was not enough)."""
+    b, kams = start(lab, "cisco", extra=WITH_PASSWORD)
+    wait_steady(b, "cisco")
+    path = "/servers/%s/3/disable" % USER
+    st, text, captured = post_authorized(path)
+    assert st == 200, hide(text)
+    wait_status(b, "server 3 Deactivated", states_are({3: "Deactivated"}),
+                5)
+    st, text, _ = post_authorized("/servers/%s/3/enable" % USER)
+    assert st == 200, hide(text)
+
+    def replay(when):
+        st, hdrs, text = request("POST", path, {"Authorization": captured})
+        assert st == 401, "the captured request played again %s: %s %s" \
+            % (when, st, hide(text))
+        line = L.line_of(b.status(), USER)
+        assert server_state(line, 3) != "Deactivated", \
+            "server 3 deactivated by the replay %s" % when
+        return hdrs.get("www-authenticate", "")
+
+    challenges = [replay("right after")]
+    for i in range(34):
+        verb = "disable" if i % 2 == 0 else "enable"
+        st, text, _ = post_authorized("/servers/%s/2/%s" % (USER, verb))
+        assert st == 200, "change %d: %s %s" % (i, st, hide(text))
+    challenges.append(replay("after 34 other changes"))
+    changes = [l for l in b.lines("web: disable server 3 of line")]
+    assert len(changes) == 1, changes
+    # the answer was right, its nonce used: a client may ask again with
+    # a new nonce without asking its user (RFC 7616 stale)
+    for c in challenges:
+        assert "stale=true" in c, c
+    assert_no_password(lab, b)
+
+
+test_web_captured_change_refused_after_any_number_of_changes.timeout = 90

@@ -130,6 +130,79 @@ static void test_cisco_fails_back_and_unregisters_lower(void **s)
 }
 
 
+/* A wrong password or a 403: server 1 stays "Registration failed" with
+ * the registrar's answer whatever its checks say, the line stays on
+ * server 2, and server 1 is tried again only on the back-off */
+static void test_cisco_refused_registration_stays_failed(void **s)
+{
+	uint64_t t;
+	(void)s;
+	start_checked("", true, true, true);
+	sfo_reg_failed(srv(1), 403, "403 Forbidden", 20);
+	ok(2, 30);
+	assert_ptr_equal(srv(2), line1()->working);
+	assert_string_equal("Registration failed", state(1));
+
+	/* checks: alive, yet still refused, with its own code shown */
+	clear();
+	t = srv(1)->probe_at;
+	assert_true(t >= srv(1)->retry_at && srv(1)->retry_at >= 20 + 15000);
+	sfo_tick(line1(), t - 1);
+	assert_false(has("reg 1"));
+	assert_false(has("options 1"));
+	assert_ptr_equal(srv(2), line1()->working);
+
+	sfo_tick(line1(), t);
+	assert_true(has("options 1"));
+	sfo_options_answer(srv(1), srv(1)->req_id, 404, "404 Not Found",
+			   t + 5);
+	assert_string_equal("Registration failed", state(1));
+	assert_int_equal(403, srv(1)->last_code);
+	assert_true(has("reg 1"));           /* the back-off's attempt */
+	assert_ptr_equal(srv(2), line1()->working);
+
+	/* refused again: a longer wait; then it is accepted */
+	sfo_reg_failed(srv(1), 401, "401 Unauthorized", t + 10);
+	assert_int_equal(401, srv(1)->last_code);
+	assert_true(srv(1)->retry_at - (t + 10) > t - 20);
+	assert_ptr_equal(srv(2), line1()->working);
+	assert_string_equal("Registered", state(2));
+
+	sfo_tick(line1(), srv(1)->retry_at);
+	alive(1, srv(1)->retry_at + 5);
+	ok(1, srv(1)->retry_at + 10);
+	assert_ptr_equal(srv(1), line1()->working);
+	assert_false(srv(1)->refused);
+}
+
+
+/* A server that stays dead is checked 1, 2, then 4 intervals apart:
+ * a minute of a dead server costs a few checks, not one every interval */
+static void test_cisco_dead_server_checks_back_off(void **s)
+{
+	static const uint64_t gap[] = {30000, 60000, 120000, 120000};
+	uint64_t t = 5;
+	size_t i;
+	(void)s;
+	start_checked("", true, false, true);
+
+	for (i = 0; i < ARRAY_SIZE(gap); i++) {
+		assert_int_equal(t + gap[i], srv(2)->probe_at);
+		t += gap[i];
+		clear();
+		sfo_tick(line1(), t);
+		assert_true(has("options 2"));
+		dead(2, t);
+	}
+
+	sfo_tick(line1(), srv(2)->probe_at);
+	t = srv(2)->probe_at;
+	alive(2, t);
+	assert_int_equal(0, srv(2)->dead_checks);
+	assert_int_equal(SFO_ALIVE_UP, srv(2)->alive);
+}
+
+
 static void test_cisco_no_answer_to_check_is_unreachable(void **s)
 {
 	(void)s;
@@ -208,6 +281,8 @@ int main(void)
 		T(test_cisco_skips_unreachable_main),
 		T(test_cisco_fails_over_to_next_reachable_on_503),
 		T(test_cisco_fails_back_and_unregisters_lower),
+		T(test_cisco_refused_registration_stays_failed),
+		T(test_cisco_dead_server_checks_back_off),
 		T(test_cisco_no_answer_to_check_is_unreachable),
 		T(test_cisco_check_answer_codes),
 		T(test_cisco_late_answer_to_abandoned_check_is_ignored),

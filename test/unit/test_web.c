@@ -78,6 +78,9 @@ static void test_web_routes_page_status_and_server_actions(void **s)
 			 route(&req, "POST /servers/%2B49.100/3/enable"));
 	assert_string_equal("+49.100", req.user);
 	assert_int_equal(3, req.prio);
+	assert_int_equal(SFO_WEB_DISABLE,
+			 route(&req, "POST /servers/m%C3%BCller/1/disable"));
+	assert_string_equal("m\xc3\xbcller", req.user);
 
 	assert_false(sfo_web_changes(SFO_WEB_PAGE));
 	assert_false(sfo_web_changes(SFO_WEB_STATUS));
@@ -142,6 +145,10 @@ static void test_web_malformed_requests_are_400(void **s)
 	assert_int_equal(400, scode("POST /servers/10%zz/1/disable"));
 	assert_int_equal(400, scode("POST /servers/1%200/1/disable"));
 	assert_int_equal(400, scode("POST /servers/1%0a0/1/disable"));
+	/* UTF-8 user IDs, as config.c accepts them; nothing else */
+	assert_int_equal(400, scode("POST /servers/m%FCller/1/disable"));
+	assert_int_equal(400, scode("POST /servers/m%C3/1/disable"));
+	assert_int_equal(400, scode("POST /servers/a%22b/1/disable"));
 	assert_int_equal(400, scode("GET *"));
 	assert_int_equal(400, scode("GET status.json"));
 
@@ -320,6 +327,220 @@ static void test_web_page_knows_every_state_and_loads_nothing(void **s)
 }
 
 
+/* Digest nonces: each is good for one change, for its whole life */
+static const uint64_t secret[2] = {0x0123456789abcdefULL, 42};
+
+
+static struct pl nonce_new(struct sfo_web_nonces *ns, char *buf,
+			   uint64_t now)
+{
+	struct pl pl;
+
+	assert_int_equal(0, sfo_web_nonce_new(ns, buf, SFO_WEB_NONCE_SIZE,
+					      now));
+	assert_int_equal(SFO_WEB_NONCE_SIZE - 1, strlen(buf));
+	pl_set_str(&pl, buf);
+
+	return pl;
+}
+
+
+static void test_web_nonce_is_good_for_one_change(void **s)
+{
+	struct sfo_web_nonces ns;
+	char a[SFO_WEB_NONCE_SIZE], b[SFO_WEB_NONCE_SIZE];
+	struct pl na, nb;
+	(void)s;
+
+	sfo_web_nonces_init(&ns, secret);
+	na = nonce_new(&ns, a, 1000);
+	nb = nonce_new(&ns, b, 1000);
+	assert_string_not_equal(a, b);
+
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &na, 2000));
+	assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &na, 2000));
+	assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &na, 3000));
+
+	/* the other one was handed out before, used after: fine, once */
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &nb, 4000));
+	assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &nb, 4000));
+}
+
+
+/* The bug of the remembered last 32 answers: after 32 other changes a
+ * captured one worked again. Not after any number now. */
+static void test_web_nonce_refused_after_many_other_changes(void **s)
+{
+	struct sfo_web_nonces ns;
+	char a[SFO_WEB_NONCE_SIZE], w[SFO_WEB_NONCE_SIZE];
+	char other[200][SFO_WEB_NONCE_SIZE];
+	struct pl na, nw, no;
+	unsigned i;
+	(void)s;
+
+	sfo_web_nonces_init(&ns, secret);
+	na = nonce_new(&ns, a, 1000);
+	nw = nonce_new(&ns, w, 1000);   /* handed out, not used (yet) */
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &na, 1000));
+
+	for (i = 0; i < ARRAY_SIZE(other); i++) {
+		no = nonce_new(&ns, other[i], 1000 + i);
+		assert_int_equal(0, sfo_web_nonce_use(&ns, &no, 1000 + i));
+		if (sfo_web_nonce_use(&ns, &na, 1000 + i) != EALREADY)
+			fail_msg("accepted again after %u other changes", i);
+	}
+
+	for (i = 0; i < ARRAY_SIZE(other); i++) {
+		pl_set_str(&no, other[i]);
+		assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &no, 2000));
+	}
+
+	/* so many changes later, an unused old nonce is refused as well
+	 * (the client asks again with a new one, stale=true) */
+	assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &nw, 2000));
+}
+
+
+static void test_web_nonces_used_out_of_order_once_each(void **s)
+{
+	static const unsigned order[] = {3, 0, 4, 1, 2};
+	struct sfo_web_nonces ns;
+	char n[5][SFO_WEB_NONCE_SIZE];
+	struct pl pl;
+	unsigned i;
+	(void)s;
+
+	sfo_web_nonces_init(&ns, secret);
+	for (i = 0; i < ARRAY_SIZE(n); i++)
+		nonce_new(&ns, n[i], 100);
+
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		pl_set_str(&pl, n[order[i]]);
+		assert_int_equal(0, sfo_web_nonce_use(&ns, &pl, 200));
+		assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &pl, 200));
+	}
+
+	for (i = 0; i < ARRAY_SIZE(n); i++) {
+		pl_set_str(&pl, n[i]);
+		assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &pl, 300));
+	}
+}
+
+
+/* The window: the highest number used and the 63 before it are told
+ * apart; anything older counts as used (the client asks again) */
+static void test_web_nonce_window_edge(void **s)
+{
+	struct sfo_web_nonces ns;
+	char n[SFO_WEB_NONCE_WINDOW + 1][SFO_WEB_NONCE_SIZE];
+	struct pl pl;
+	unsigned i;
+	(void)s;
+
+	sfo_web_nonces_init(&ns, secret);
+	for (i = 0; i < ARRAY_SIZE(n); i++)
+		nonce_new(&ns, n[i], 100);
+
+	pl_set_str(&pl, n[SFO_WEB_NONCE_WINDOW]);
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &pl, 100));
+	pl_set_str(&pl, n[1]);
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &pl, 100));
+	assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &pl, 100));
+	pl_set_str(&pl, n[0]);
+	assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &pl, 100));
+}
+
+
+/* A flood of challenges (401s) stores nothing, pushes nothing out */
+static void test_web_nonces_handed_out_cost_nothing(void **s)
+{
+	struct sfo_web_nonces ns;
+	char first[SFO_WEB_NONCE_SIZE], x[SFO_WEB_NONCE_SIZE];
+	struct pl pl;
+	unsigned i;
+	(void)s;
+
+	sfo_web_nonces_init(&ns, secret);
+	pl = nonce_new(&ns, first, 10);
+	for (i = 0; i < 100000; i++)
+		nonce_new(&ns, x, 10 + i / 100);
+
+	assert_int_equal(0, ns.top);
+	assert_int_equal(0, ns.used);
+	assert_int_equal(5 * sizeof(uint64_t), sizeof(ns));
+
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &pl, 5000));
+	assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &pl, 5000));
+}
+
+
+static void test_web_nonce_lives_five_minutes(void **s)
+{
+	struct sfo_web_nonces ns;
+	char a[SFO_WEB_NONCE_SIZE], b[SFO_WEB_NONCE_SIZE];
+	struct pl na, nb;
+	(void)s;
+
+	sfo_web_nonces_init(&ns, secret);
+	na = nonce_new(&ns, a, 1000);
+	nb = nonce_new(&ns, b, 1000);
+
+	assert_int_equal(ETIMEDOUT, sfo_web_nonce_use(&ns, &na,
+				1000 + SFO_WEB_NONCE_LIFE + 1));
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &nb,
+					      1000 + SFO_WEB_NONCE_LIFE));
+
+	/* a clock that went back: not before it was made */
+	na = nonce_new(&ns, a, 5000);
+	assert_int_equal(ETIMEDOUT, sfo_web_nonce_use(&ns, &na, 4999));
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &na, 5000));
+}
+
+
+static void test_web_nonce_not_ours_is_refused(void **s)
+{
+	static const uint64_t other_secret[2] = {1, 2};
+	struct sfo_web_nonces ns, other;
+	char a[SFO_WEB_NONCE_SIZE], f[SFO_WEB_NONCE_SIZE + 8];
+	struct pl na, pl;
+	size_t i;
+	(void)s;
+
+	sfo_web_nonces_init(&ns, secret);
+	sfo_web_nonces_init(&other, other_secret);
+	na = nonce_new(&ns, a, 1000);
+
+	/* any digit changed: number, time or MAC */
+	for (i = 0; i < na.l; i++) {
+		strcpy(f, a);
+		f[i] = f[i] == '0' ? '1' : '0';
+		pl_set_str(&pl, f);
+		if (sfo_web_nonce_use(&ns, &pl, 1000) != EAUTH)
+			fail_msg("digit %zu changed: accepted", i);
+	}
+
+	/* another process's, cut, longer, not hex, empty */
+	pl = nonce_new(&other, f, 1000);
+	assert_int_equal(EAUTH, sfo_web_nonce_use(&ns, &pl, 1000));
+	pl.p = a;
+	pl.l = na.l - 1;
+	assert_int_equal(EAUTH, sfo_web_nonce_use(&ns, &pl, 1000));
+	re_snprintf(f, sizeof(f), "%s00", a);
+	pl_set_str(&pl, f);
+	assert_int_equal(EAUTH, sfo_web_nonce_use(&ns, &pl, 1000));
+	strcpy(f, a);
+	f[40] = 'g';
+	pl_set_str(&pl, f);
+	assert_int_equal(EAUTH, sfo_web_nonce_use(&ns, &pl, 1000));
+	pl_set_str(&pl, "");
+	assert_int_equal(EAUTH, sfo_web_nonce_use(&ns, &pl, 1000));
+
+	/* the real one still works, once */
+	assert_int_equal(0, sfo_web_nonce_use(&ns, &na, 1000));
+	assert_int_equal(EALREADY, sfo_web_nonce_use(&ns, &na, 1000));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +553,13 @@ int main(void)
 		T(test_web_post_only_from_this_page_or_no_page),
 		T(test_web_listen_address_values),
 		T(test_web_page_knows_every_state_and_loads_nothing),
+		T(test_web_nonce_is_good_for_one_change),
+		T(test_web_nonce_refused_after_many_other_changes),
+		T(test_web_nonces_used_out_of_order_once_each),
+		T(test_web_nonce_window_edge),
+		T(test_web_nonces_handed_out_cost_nothing),
+		T(test_web_nonce_lives_five_minutes),
+		T(test_web_nonce_not_ours_is_refused),
 	};
 
 	return cmocka_run_group_tests_name("web", tests, NULL, NULL);

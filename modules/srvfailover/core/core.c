@@ -96,9 +96,19 @@ static void unreg(struct sfo_server *srv)
 }
 
 
+/* The registrar answered, and said no to this user or these credentials:
+ * trying again soon would only feed a PBX's fail2ban */
+static bool refusal(uint16_t scode)
+{
+	return scode == 401 || scode == 403 || scode == 404 || scode == 407;
+}
+
+
 /* A request to this server failed: SIP code, transport error or
  * no answer. A failed REGISTER also stops the stack's own retries:
- * when to try again is the core's decision. */
+ * when to try again is the core's decision. A refused registration
+ * stays shown, with the registrar's answer, until a REGISTER succeeds:
+ * an OPTIONS answer says nothing of the credentials. */
 static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
 		 uint64_t now)
 {
@@ -106,25 +116,37 @@ static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
 	bool registration = srv->req == SFO_REQ_REGISTER ||
 		srv->reg == SFO_REG_OK || srv->reg == SFO_REG_PENDING;
 
-	set_text(srv, scode, text);
+	if (!srv->refused || registration)
+		set_text(srv, scode, text);
 	++srv->failures;
 	srv->good = 0;
 	srv->lost = 0;
+
+	/* a server that stays dead is checked (OPTIONS) less and less
+	 * often; REGISTER probes keep the fallback interval */
+	if (srv->req == SFO_REQ_OPTIONS && srv->alive == SFO_ALIVE_DOWN)
+		++srv->dead_checks;
 	srv->alive = SFO_ALIVE_DOWN;
 	srv->req = SFO_REQ_NONE;
 	srv->probing = false;
-	srv->probe_at = now + interval_ms(line);
+	srv->probe_at = now + (interval_ms(line) <<
+			       min(srv->dead_checks, SFO_DEAD_CHECK_SHIFT));
 
 	if (registration) {
 		srv->reg = SFO_REG_FAILED;
+		srv->refused = refusal(scode);
 		++srv->reg_fails;
 		srv->retry_at = now + sfo_backoff_ms(line, srv->reg_fails,
 						     next_rnd(line));
 		unreg(srv);
 	}
-	else if (srv->reg == SFO_REG_FAILED) {
+	else if (srv->reg == SFO_REG_FAILED && !srv->refused) {
 		srv->reg = SFO_REG_IDLE;
 	}
+
+	/* REGISTER probes (sequential) wait for the back-off too */
+	if (srv->refused && srv->probe_at < srv->retry_at)
+		srv->probe_at = srv->retry_at;
 
 	/* a 503 with Retry-After: out of use for that long */
 	if (srv->retry_after) {
@@ -502,7 +524,9 @@ void sfo_registered(struct sfo_server *srv, uint16_t scode,
 
 	set_text(srv, scode, text);
 	srv->reg = SFO_REG_OK;
+	srv->refused = false;
 	srv->alive = SFO_ALIVE_UP;
+	srv->dead_checks = 0;
 	srv->reg_fails = 0;
 	srv->retry_at = 0;
 	++srv->good;
@@ -545,14 +569,16 @@ void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
 		fail(srv, scode, text, now);
 	}
 	else {
-		set_text(srv, scode, text);
+		if (!srv->refused)
+			set_text(srv, scode, text);
 		srv->req = SFO_REQ_NONE;
 		srv->alive = SFO_ALIVE_UP;
+	srv->dead_checks = 0;
 		srv->lost = 0;
 		++srv->good;
 		srv->probe_at = next_check(srv, now);
 
-		if (srv->reg == SFO_REG_FAILED)
+		if (srv->reg == SFO_REG_FAILED && !srv->refused)
 			srv->reg = SFO_REG_IDLE;
 	}
 
@@ -591,6 +617,39 @@ void sfo_retry_after(struct sfo_server *srv, uint32_t secs)
 {
 	if (srv)
 		srv->retry_after = min(secs, SFO_RETRY_AFTER_MAX);
+}
+
+
+/**
+ * The registrar dropped the binding of a registered server: an
+ * un-REGISTER of an older registration (libre sends it when the request
+ * it waited for ends, up to a minute after the server was given up)
+ * arrived after the new REGISTER. Register again, as a refresh: the
+ * server stays what it is meanwhile.
+ */
+void sfo_binding_lost(struct sfo_server *srv, uint64_t now)
+{
+	struct sfo_line *line;
+	char text[64];
+
+	if (!srv || srv->reg != SFO_REG_OK || srv->req != SFO_REQ_NONE)
+		return;
+
+	line = srv->line;
+	report(line, "%s: server %u %s: binding removed by a late"
+	       " un-REGISTER; registering again", line->user, srv->prio,
+	       srv->uri);
+
+	srv->req = SFO_REQ_REGISTER;
+	srv->req_sent = now;
+	srv->req_deadline = now + sfo_request_budget(srv);
+
+	if (line->ops->reg(srv, line->arg)) {
+		re_snprintf(text, sizeof(text), "REGISTER not sent");
+		fail(srv, 0, text, now);
+	}
+
+	update(line, now);
 }
 
 

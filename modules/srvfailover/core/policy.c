@@ -289,7 +289,8 @@ enum sfo_state sfo_state_of(const struct sfo_line *line,
 			SFO_ST_REGISTERED_WORKING : SFO_ST_REGISTERED;
 
 	case SFO_REG_PENDING:
-		return SFO_ST_REGISTERING;
+		/* a refused one's retry: refused until it succeeds */
+		return s->refused ? SFO_ST_REG_FAILED : SFO_ST_REGISTERING;
 
 	case SFO_REG_FAILED:
 		return SFO_ST_REG_FAILED;

@@ -116,6 +116,7 @@ static int hexval(char c)
 /* %-decode a path segment into a user ID: printable ASCII, no space */
 static int user_decode(char *out, size_t sz, const struct pl *seg)
 {
+	const char *why;
 	size_t i, n = 0;
 
 	for (i = 0; i < seg->l; i++) {
@@ -130,7 +131,7 @@ static int user_decode(char *out, size_t sz, const struct pl *seg)
 			i += 2;
 		}
 
-		if (c <= ' ' || c >= 0x7f || n + 1 >= sz)
+		if (c == 0x7f || n + 1 >= sz)
 			return EINVAL;
 
 		out[n++] = (char)c;
@@ -138,7 +139,8 @@ static int user_decode(char *out, size_t sz, const struct pl *seg)
 
 	out[n] = '\0';
 
-	return n ? 0 : EINVAL;
+	/* what a user ID may be (UTF-8, no space): address.c */
+	return sfo_user_valid(&(struct pl){out, n}, &why) ? 0 : EINVAL;
 }
 
 
@@ -407,4 +409,138 @@ int sfo_web_listen_parse(struct sa *addr, bool *off, const char *val)
 	pl_strcpy(&host, ip, sizeof(ip));
 
 	return sa_set_str(addr, ip, (uint16_t)num);
+}
+
+
+/**
+ * Start the nonces of a process afresh
+ *
+ * @param ns     The nonces
+ * @param secret Random: a nonce cannot be made without it
+ */
+void sfo_web_nonces_init(struct sfo_web_nonces *ns,
+			 const uint64_t secret[2])
+{
+	memset(ns, 0, sizeof(*ns));
+	ns->secret[0] = secret[0];
+	ns->secret[1] = secret[1];
+	ns->next = 1;
+}
+
+
+/* MD5 of secret, number and time: only this process can make it */
+static void nonce_mac(uint8_t mac[MD5_SIZE], const struct sfo_web_nonces *ns,
+		      uint64_t num, uint64_t t)
+{
+	uint64_t v[4];
+
+	v[0] = ns->secret[0];
+	v[1] = ns->secret[1];
+	v[2] = num;
+	v[3] = t;
+
+	md5((const uint8_t *)v, sizeof(v), mac);
+	memset(v, 0, sizeof(v));
+}
+
+
+/**
+ * Hand out a nonce (nothing is stored: it names its number and time)
+ *
+ * @param ns   The nonces
+ * @param buf  Where its text goes
+ * @param size At least SFO_WEB_NONCE_SIZE
+ * @param now  Time in milliseconds
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int sfo_web_nonce_new(struct sfo_web_nonces *ns, char *buf, size_t size,
+		      uint64_t now)
+{
+	uint8_t mac[MD5_SIZE];
+	uint64_t num;
+
+	if (!ns || !buf || size < SFO_WEB_NONCE_SIZE || !ns->next)
+		return EINVAL;
+
+	num = ns->next++;
+	nonce_mac(mac, ns, num, now);
+
+	return re_snprintf(buf, size, "%016llx%016llx%w",
+			   (unsigned long long)num, (unsigned long long)now,
+			   mac, sizeof(mac)) == SFO_WEB_NONCE_SIZE - 1 ?
+		0 : EINVAL;
+}
+
+
+/* n hex digits (n <= 16) */
+static bool hex_u64(uint64_t *v, const char *p, size_t n)
+{
+	size_t i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		int x = hexval(p[i]);
+
+		if (x < 0)
+			return false;
+
+		*v = *v << 4 | (uint64_t)x;
+	}
+
+	return true;
+}
+
+
+/**
+ * Use a nonce for a change whose digest answer is right: once only
+ *
+ * @param ns    The nonces
+ * @param nonce The nonce of the answer
+ * @param now   Time in milliseconds
+ *
+ * @return 0 if it may be used (it is used now), EAUTH if it is not one
+ *         of ours, ETIMEDOUT if it is too old, EALREADY if it was used
+ *         (or it is more than SFO_WEB_NONCE_WINDOW numbers below the
+ *         highest one used: it may have been)
+ */
+int sfo_web_nonce_use(struct sfo_web_nonces *ns, const struct pl *nonce,
+		      uint64_t now)
+{
+	uint8_t mac[MD5_SIZE], diff = 0;
+	uint64_t num, t, d, half;
+	size_t i;
+
+	if (!ns || !nonce || nonce->l != SFO_WEB_NONCE_SIZE - 1 ||
+	    !hex_u64(&num, nonce->p, 16) || !hex_u64(&t, nonce->p + 16, 16))
+		return EAUTH;
+
+	nonce_mac(mac, ns, num, t);
+	for (i = 0; i < sizeof(mac); i++) {
+		if (!hex_u64(&half, nonce->p + 32 + 2 * i, 2))
+			return EAUTH;
+		diff |= mac[i] ^ (uint8_t)half;
+	}
+
+	if (diff || !num || num >= ns->next)
+		return EAUTH;
+
+	if (t > now || now - t > SFO_WEB_NONCE_LIFE)
+		return ETIMEDOUT;
+
+	if (num > ns->top) {
+		d = num - ns->top;
+		ns->used = d < SFO_WEB_NONCE_WINDOW ? ns->used << d : 0;
+		ns->used |= 1;
+		ns->top = num;
+		return 0;
+	}
+
+	d = ns->top - num;
+	if (d >= SFO_WEB_NONCE_WINDOW || ns->used & (1ULL << d))
+		return EALREADY;
+
+	ns->used |= 1ULL << d;
+
+	return 0;
 }

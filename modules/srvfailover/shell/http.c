@@ -1,13 +1,22 @@
 /**
  * @file http.c  The shell's web server: the page, status.json, changes
  *
- * libre's HTTP server on srvfailover_http_listen (default 127.0.0.1:8088,
- * "off" for none). What a request asks for is decided in web.c; this
- * file reads baresip's config, answers, and checks the password of a
- * change with libre's HTTP digest (user srvfailover_http_user, default
- * admin; password srvfailover_http_password; none: read-only).
+ * On srvfailover_http_listen (default 127.0.0.1:8088, "off" for none).
+ * The module accepts the connections itself (libre's tcp_sock) and has
+ * libre read each request (http_msg_decode()): libre's http_listen()
+ * keeps every connection, without a limit, up to 10 minutes, so that a
+ * flood of idle ones took all of baresip's descriptors (SIP over TCP,
+ * ctrl_tcp). Here at most CONN_MAX are open: a new one closes the one
+ * idle longest (refusing the new one instead would let a few idle
+ * sockets lock the page out), and a connection without a whole request
+ * for IDLE_TIMEOUT is closed. What a request asks for is decided in
+ * web.c; this file reads baresip's config, answers, and checks the
+ * password of a change with HTTP digest (user srvfailover_http_user,
+ * default admin; password srvfailover_http_password; none: read-only)
+ * on nonces of web.c, each good for one change.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <re.h>
 #include "sfo_baresip.h"
@@ -16,19 +25,39 @@
 #include "shell.h"
 
 
+/* The page's share of baresip's 1024 descriptors, and of its time */
 enum {
-	SEEN_MAX = 32,               /* digest answers remembered        */
+	CONN_MAX     = 32,     /* connections at once; a browser opens 6  */
+	IDLE_TIMEOUT = 5000,   /* ms without a whole request: closed (the
+				  page asks every 1.5 s)                  */
+	BACKLOG      = 1024,   /* queued by the kernel until accepted: no
+				  descriptor of ours, and no SYN of a
+				  page user dropped in a flood            */
+	REQ_MAX      = 16384,  /* bytes of a request (browsers: ~1 KB)    */
+	FLOOD_LOG    = 60000,  /* ms between two lines about a flood      */
+};
+
+/* One client connection */
+struct conn {
+	struct le le;                /* in web.conns, longest idle first */
+	struct tmr tmr;              /* closes it when idle              */
+	struct sa peer;
+	struct tcp_conn *tc;
+	struct mbuf *mb;             /* what came and is not read yet    */
+	bool close;                  /* close after this answer          */
 };
 
 static const char realm[] = "srvfailover";
 static const char key_listen[] = "srvfailover_http_listen";
 
 static struct {
-	struct http_sock *sock;
+	struct tcp_sock *ts;
+	struct list conns;
+	struct sfo_web_nonces nonces;
 	char *user;
 	char *password;              /* never printed                    */
-	char seen[SEEN_MAX][33];     /* digest answers already used      */
-	unsigned seen_next;
+	uint64_t flood_logged;       /* when the last flood line went    */
+	unsigned closed;             /* idle ones closed since then      */
 } web;
 
 
@@ -47,11 +76,42 @@ static void secret_free(char **sp)
 }
 
 
-/* Every answer: the body in mb (HEAD: its length only) */
-static int reply(struct http_conn *conn, const struct sfo_web_req *req,
+/* Every answer: the status line, then fmt (headers, blank line, body) */
+static int conn_reply(struct conn *c, uint16_t scode, const char *reason,
+		      const char *fmt, ...)
+{
+	struct mbuf *mb;
+	va_list ap;
+	int err;
+
+	if (!c->tc)
+		return ENOTCONN;
+
+	mb = mbuf_alloc(8192);
+	if (!mb)
+		return ENOMEM;
+
+	err = mbuf_printf(mb, "HTTP/1.1 %u %s\r\n", scode, reason);
+	va_start(ap, fmt);
+	err |= mbuf_vprintf(mb, fmt, ap);
+	va_end(ap);
+
+	if (!err) {
+		mb->pos = 0;
+		err = tcp_send(c->tc, mb);
+	}
+
+	mem_deref(mb);
+
+	return err;
+}
+
+
+/* The body in mb (HEAD: its length only) */
+static int reply(struct conn *c, const struct sfo_web_req *req,
 		 const char *ctype, const char *hdrs, const struct mbuf *mb)
 {
-	return http_reply(conn, req->scode, req->reason,
+	return conn_reply(c, req->scode, req->reason,
 			  "Content-Type: %s\r\n"
 			  "Content-Length: %zu\r\n"
 			  "Cache-Control: no-store\r\n"
@@ -64,11 +124,15 @@ static int reply(struct http_conn *conn, const struct sfo_web_req *req,
 }
 
 
-static void reply_error(struct http_conn *conn, const struct sfo_web_req *req,
+static void reply_error(struct conn *c, const struct sfo_web_req *req,
 			const char *hdrs)
 {
 	struct mbuf *mb = mbuf_alloc(256);
 	char allow[64] = "";
+
+	/* after a request we could not read, the next one is not safe */
+	if (req->scode == 400)
+		c->close = true;
 
 	if (!mb)
 		return;
@@ -79,17 +143,13 @@ static void reply_error(struct http_conn *conn, const struct sfo_web_req *req,
 
 	(void)mbuf_printf(mb, "%u %s: %s\n", req->scode, req->reason,
 			  req->msg);
-	(void)reply(conn, req, "text/plain; charset=utf-8",
+	(void)reply(c, req, "text/plain; charset=utf-8",
 		    hdrs ? hdrs : allow, mb);
 	mem_deref(mb);
-
-	/* after a request we could not read, the next one is not safe */
-	if (req->scode == 400)
-		http_conn_close(conn);
 }
 
 
-static void reply_page(struct http_conn *conn, const struct sfo_web_req *req)
+static void reply_page(struct conn *c, const struct sfo_web_req *req)
 {
 	struct mbuf *mb = mbuf_alloc(16384);
 	struct re_printf pf = {print_mbuf, mb};
@@ -98,7 +158,7 @@ static void reply_page(struct http_conn *conn, const struct sfo_web_req *req)
 		return;
 
 	if (!sfo_web_page(&pf, web.password != NULL))
-		(void)reply(conn, req, "text/html; charset=utf-8",
+		(void)reply(c, req, "text/html; charset=utf-8",
 			    "Content-Security-Policy: default-src 'none'; "
 			    "style-src 'unsafe-inline'; script-src "
 			    "'unsafe-inline'; connect-src 'self'; "
@@ -110,8 +170,7 @@ static void reply_page(struct http_conn *conn, const struct sfo_web_req *req)
 }
 
 
-static void reply_status(struct http_conn *conn,
-			 const struct sfo_web_req *req)
+static void reply_status(struct conn *c, const struct sfo_web_req *req)
 {
 	struct mbuf *mb = mbuf_alloc(2048);
 	struct re_printf pf = {print_mbuf, mb};
@@ -120,86 +179,91 @@ static void reply_status(struct http_conn *conn,
 		return;
 
 	if (!sfo_status_json(&pf, shell_lines(), shell_now()))
-		(void)reply(conn, req, "application/json", NULL, mb);
+		(void)reply(c, req, "application/json", NULL, mb);
 
 	mem_deref(mb);
 }
 
 
-/* HA1 = MD5(user:realm:password), for libre's digest check */
-static int ha1_handler(const struct pl *username, uint8_t *ha1, void *arg)
+/* The answer was made for this request-target (libre checks only the
+ * hash, and a path is not in it unless we compare it) */
+static bool for_this_request(const struct httpauth_digest_resp *resp,
+			     const struct http_msg *msg)
 {
-	(void)arg;
-
-	if (pl_strcmp(username, web.user))
-		return EACCES;
-
-	return md5_printf(ha1, "%r:%s:%s", username, realm, web.password);
+	return resp->uri.l == msg->path.l + msg->prm.l &&
+		!memcmp(resp->uri.p, msg->path.p, msg->path.l) &&
+		!memcmp(resp->uri.p + msg->path.l, msg->prm.p, msg->prm.l);
 }
 
 
-/* libre checks neither that the answer was made for this request-target
- * nor that it is new: a captured one must not work again */
-static bool digest_fresh(const struct httpauth_digest_resp *resp,
-			 const struct http_msg *msg)
+/*
+ * The digest answer of a change: right for this user, password, method
+ * and path (qop=auth, so the client's cnonce is in it), and its nonce
+ * one of ours that was never used. stale: the answer was right but its
+ * nonce cannot be used (used, too old): the client asks again with a
+ * new one without asking its user (RFC 7616).
+ */
+static bool authorized(const struct http_msg *msg, bool *stale)
 {
-	unsigned i;
+	const struct http_hdr *hdr = http_msg_hdr(msg, HTTP_HDR_AUTHORIZATION);
+	struct httpauth_digest_resp resp;
+	uint8_t ha1[MD5_SIZE];
+	bool ok;
 
-	if (resp->uri.l != msg->path.l + msg->prm.l ||
-	    memcmp(resp->uri.p, msg->path.p, msg->path.l) ||
-	    memcmp(resp->uri.p + msg->path.l, msg->prm.p, msg->prm.l) ||
-	    resp->response.l != 32)
+	*stale = false;
+
+	if (!hdr || httpauth_digest_response_decode(&resp, &hdr->val) ||
+	    pl_strcmp(&resp.realm, realm) ||
+	    pl_strcmp(&resp.username, web.user) ||
+	    pl_strcmp(&resp.qop, "auth") || !pl_isset(&resp.nc) ||
+	    !pl_isset(&resp.cnonce) || !for_this_request(&resp, msg))
 		return false;
 
-	for (i = 0; i < SEEN_MAX; i++) {
-		if (!pl_strcasecmp(&resp->response, web.seen[i]))
-			return false;
+	if (md5_printf(ha1, "%r:%s:%s", &resp.username, realm, web.password))
+		return false;
+
+	ok = !httpauth_digest_response_auth(&resp, &msg->met, ha1);
+	memset(ha1, 0, sizeof(ha1));
+	if (!ok)
+		return false;
+
+	if (sfo_web_nonce_use(&web.nonces, &resp.nonce, shell_now())) {
+		*stale = true;
+		return false;
 	}
 
 	return true;
 }
 
 
-static bool authorized(const struct http_msg *msg, struct http_auth *auth)
+static void challenge(struct conn *c, struct sfo_web_req *req, bool stale,
+		      bool wrong)
 {
-	const struct http_hdr *hdr = http_msg_hdr(msg, HTTP_HDR_AUTHORIZATION);
-	struct httpauth_digest_resp resp;
+	char nonce[SFO_WEB_NONCE_SIZE], hdr[256];
 
-	if (!hdr || httpauth_digest_response_decode(&resp, &hdr->val) ||
-	    !digest_fresh(&resp, msg))
-		return false;
+	if (sfo_web_nonce_new(&web.nonces, nonce, sizeof(nonce),
+			      shell_now())) {
+		sfo_web_fail(req, 500, "no nonce");
+		reply_error(c, req, NULL);
+		return;
+	}
 
-	if (!http_auth_check(&hdr->val, &msg->met, auth, ha1_handler, NULL))
-		return false;
-
-	pl_strcpy(&resp.response, web.seen[web.seen_next],
-		  sizeof(web.seen[0]));
-	web.seen_next = (web.seen_next + 1) % SEEN_MAX;
-
-	return true;
-}
-
-
-static void challenge(struct http_conn *conn, struct sfo_web_req *req,
-		      const struct http_auth *auth, bool tried)
-{
-	char hdr[256];
-
-	re_snprintf(hdr, sizeof(hdr), "WWW-Authenticate: %H\r\n",
-		    http_auth_print_challenge, auth);
-	sfo_web_fail(req, 401, tried ? "wrong user or password" :
+	re_snprintf(hdr, sizeof(hdr), "WWW-Authenticate: Digest realm=\"%s\","
+		    " nonce=\"%s\", qop=\"auth\"%s\r\n", realm, nonce,
+		    stale ? ", stale=true" : "");
+	sfo_web_fail(req, 401, wrong ? "wrong user or password" :
 		     "this needs the password (HTTP digest)");
-	reply_error(conn, req, hdr);
+	reply_error(c, req, hdr);
 }
 
 
-static bool change_allowed(struct http_conn *conn, const struct http_msg *msg,
+static bool change_allowed(struct conn *c, const struct http_msg *msg,
 			   struct sfo_web_req *req)
 {
 	const struct http_hdr *host = http_msg_hdr(msg, HTTP_HDR_HOST);
 	const struct http_hdr *origin = http_msg_xhdr(msg, "Origin");
-	struct http_auth auth = {realm, false};
 	bool tried = http_msg_hdr(msg, HTTP_HDR_AUTHORIZATION) != NULL;
+	bool stale;
 
 	if (!web.password) {
 		sfo_web_fail(req, 403, "read-only: no"
@@ -209,32 +273,31 @@ static bool change_allowed(struct http_conn *conn, const struct http_msg *msg,
 				    host ? &host->val : NULL)) {
 		sfo_web_fail(req, 403, "a request from another site");
 	}
-	else if (!authorized(msg, &auth)) {
-		if (tried && !auth.stale)
+	else if (!authorized(msg, &stale)) {
+		if (tried && !stale)
 			info("srvfailover: web: %r %r from %J: wrong user or"
-			     " password\n", &msg->met, &msg->path,
-			     http_conn_peer(conn));
-		challenge(conn, req, &auth, tried && !auth.stale);
+			     " password\n", &msg->met, &msg->path, &c->peer);
+		challenge(c, req, stale, tried && !stale);
 		return false;
 	}
 	else {
 		return true;
 	}
 
-	reply_error(conn, req, NULL);
+	reply_error(c, req, NULL);
 
 	return false;
 }
 
 
-static void change(struct http_conn *conn, const struct http_msg *msg,
+static void change(struct conn *c, const struct http_msg *msg,
 		   struct sfo_web_req *req)
 {
 	struct mbuf *mb;
 	struct re_printf pf;
 	const char *what = req->act == SFO_WEB_ENABLE ? "enable" : "disable";
 
-	if (!change_allowed(conn, msg, req))
+	if (!change_allowed(c, msg, req))
 		return;
 
 	mb = mbuf_alloc(256);
@@ -248,11 +311,11 @@ static void change(struct http_conn *conn, const struct http_msg *msg,
 
 	if (req->scode == 200) {
 		info("srvfailover: web: %s server %u of line %s (from %J)\n",
-		     what, req->prio, req->user, http_conn_peer(conn));
-		(void)reply(conn, req, "application/json", NULL, mb);
+		     what, req->prio, req->user, &c->peer);
+		(void)reply(c, req, "application/json", NULL, mb);
 	}
 	else {
-		reply_error(conn, req, NULL);
+		reply_error(c, req, NULL);
 	}
 
 	mem_deref(mb);
@@ -270,34 +333,192 @@ static void input(struct sfo_web_in *in, const struct http_msg *msg)
 }
 
 
-static void req_handler(struct http_conn *conn, const struct http_msg *msg,
-			void *arg)
+static void request(struct conn *c, const struct http_msg *msg)
 {
 	struct sfo_web_req req;
 	struct sfo_web_in in;
-	(void)arg;
 
 	input(&in, msg);
 
 	switch (sfo_web_route(&req, &in)) {
 
 	case SFO_WEB_PAGE:
-		reply_page(conn, &req);
+		reply_page(c, &req);
 		break;
 
 	case SFO_WEB_STATUS:
-		reply_status(conn, &req);
+		reply_status(c, &req);
 		break;
 
 	case SFO_WEB_DISABLE:
 	case SFO_WEB_ENABLE:
-		change(conn, msg, &req);
+		change(c, msg, &req);
 		break;
 
 	default:
-		reply_error(conn, &req, NULL);
+		reply_error(c, &req, NULL);
 		break;
 	}
+}
+
+
+static void conn_destructor(void *arg)
+{
+	struct conn *c = arg;
+
+	list_unlink(&c->le);
+	tmr_cancel(&c->tmr);
+	mem_deref(c->tc);
+	mem_deref(c->mb);
+}
+
+
+static void idle_handler(void *arg)
+{
+	mem_deref(arg);
+}
+
+
+/* The client closed it, or it broke */
+static void close_handler(int err, void *arg)
+{
+	(void)err;
+
+	mem_deref(arg);
+}
+
+
+/* Keep in c->mb only what was not read yet */
+static void conn_trim(struct conn *c)
+{
+	size_t left = mbuf_get_left(c->mb);
+
+	if (!left) {
+		c->mb = mem_deref(c->mb);
+		return;
+	}
+
+	memmove(c->mb->buf, mbuf_buf(c->mb), left);
+	c->mb->pos = 0;
+	c->mb->end = left;
+}
+
+
+/* Answer each whole request that came (as libre's HTTP server does) */
+static void recv_handler(struct mbuf *mb, void *arg)
+{
+	struct conn *c = arg;
+	size_t n = mbuf_get_left(mb);
+	int err = 0;
+
+	if ((c->mb ? c->mb->end : 0) + n > REQ_MAX) {
+		err = EOVERFLOW;
+		goto out;
+	}
+
+	if (!c->mb) {
+		c->mb = mbuf_alloc(n);
+		if (!c->mb) {
+			err = ENOMEM;
+			goto out;
+		}
+	}
+
+	c->mb->pos = c->mb->end;
+	err = mbuf_write_mem(c->mb, mbuf_buf(mb), n);
+	c->mb->pos = 0;
+	if (err)
+		goto out;
+
+	while (c->mb && !c->close) {
+		struct http_msg *msg;
+		size_t clen;
+
+		err = http_msg_decode(&msg, c->mb, true);
+		if (err) {
+			/* ENODATA: not all there yet; else not HTTP at
+			 * all: closed without an answer */
+			c->mb->pos = 0;
+			if (err == ENODATA)
+				err = 0;
+			break;
+		}
+
+		/* the body too (a request with one is refused, but read
+		 * first, so that closing does not reset the answer) */
+		if (msg->clen <= REQ_MAX && mbuf_get_left(c->mb) < msg->clen) {
+			c->mb->pos = 0;
+			mem_deref(msg);
+			break;
+		}
+
+		clen = min(mbuf_get_left(c->mb), (size_t)msg->clen);
+		request(c, msg);
+		mem_deref(msg);
+
+		mbuf_advance(c->mb, (ssize_t)clen);
+		conn_trim(c);
+
+		/* busy, not idle: the last to be closed for a new one */
+		list_unlink(&c->le);
+		list_append(&web.conns, &c->le, c);
+		tmr_start(&c->tmr, IDLE_TIMEOUT, idle_handler, c);
+	}
+
+ out:
+	if (err || c->close)
+		mem_deref(c);
+}
+
+
+/* Make room for a new connection: close the one idle longest */
+static void make_room(void)
+{
+	uint64_t now = shell_now();
+
+	while (list_count(&web.conns) >= CONN_MAX) {
+		mem_deref(list_head(&web.conns)->data);
+		++web.closed;
+	}
+
+	if (!web.flood_logged || now - web.flood_logged >= FLOOD_LOG) {
+		info("srvfailover: web: more than %u connections at once:"
+		     " the one idle longest is closed for each new one (%u"
+		     " closed since the last such line)\n", CONN_MAX,
+		     web.closed);
+		web.flood_logged = now;
+		web.closed = 0;
+	}
+}
+
+
+static void connect_handler(const struct sa *peer, void *arg)
+{
+	struct conn *c;
+	int err;
+	(void)arg;
+
+	if (list_count(&web.conns) >= CONN_MAX)
+		make_room();
+
+	c = mem_zalloc(sizeof(*c), conn_destructor);
+	if (!c) {
+		tcp_reject(web.ts);
+		return;
+	}
+
+	c->peer = *peer;
+
+	err = tcp_accept(&c->tc, web.ts, NULL, recv_handler, close_handler,
+			 c);
+	if (err) {
+		mem_deref(c);
+		tcp_reject(web.ts);
+		return;
+	}
+
+	list_append(&web.conns, &c->le, c);
+	tmr_start(&c->tmr, IDLE_TIMEOUT, idle_handler, c);
 }
 
 
@@ -332,6 +553,24 @@ static bool listen_addr(struct sa *addr)
 }
 
 
+/* libre's tcp_listen() queues 5 connections: in a flood, a page user's
+ * SYN would be dropped and sent again only a second later */
+static int listen_tcp(const struct sa *addr)
+{
+	int err;
+
+	err = tcp_sock_alloc(&web.ts, addr, connect_handler, NULL);
+	if (err)
+		return err;
+
+	err = tcp_sock_bind(web.ts, addr);
+	if (!err)
+		err = tcp_sock_listen(web.ts, BACKLOG);
+
+	return err;
+}
+
+
 /**
  * Start the web page, as baresip's config says
  *
@@ -339,6 +578,7 @@ static bool listen_addr(struct sa *addr)
  */
 int http_init(void)
 {
+	uint64_t secret[2];
 	struct sa addr;
 	int err;
 
@@ -349,7 +589,12 @@ int http_init(void)
 	if (conf_dup(&web.user, "srvfailover_http_user"))
 		(void)str_dup(&web.user, "admin");
 
-	err = http_listen(&web.sock, &addr, req_handler, NULL);
+	rand_bytes((uint8_t *)secret, sizeof(secret));
+	sfo_web_nonces_init(&web.nonces, secret);
+	memset(secret, 0, sizeof(secret));
+	list_init(&web.conns);
+
+	err = listen_tcp(&addr);
 	if (err) {
 		warning("srvfailover: web page: cannot listen on %J (%s):"
 			" %m\n", &addr, key_listen, err);
@@ -368,9 +613,11 @@ int http_init(void)
 /** Stop the web page and forget the password */
 void http_close(void)
 {
-	web.sock = mem_deref(web.sock);
+	list_flush(&web.conns);
+	web.ts = mem_deref(web.ts);
 	secret_free(&web.password);
 	web.user = mem_deref(web.user);
-	memset(web.seen, 0, sizeof(web.seen));
-	web.seen_next = 0;
+	memset(&web.nonces, 0, sizeof(web.nonces));
+	web.flood_logged = 0;
+	web.closed = 0;
 }

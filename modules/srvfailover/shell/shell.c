@@ -29,6 +29,11 @@ static struct sfo_server *in_register; /* ua_register() is running   */
 static bool stopping;                  /* baresip is quitting          */
 static const struct ua *destroying;    /* server_down() destroys it    */
 static bool refused;                   /* another baresip: not loaded  */
+static struct tmr quit_tmr;            /* baresip quits: not for 32 s  */
+
+enum {
+	QUIT_WAIT_MS = 1500,   /* answers to the last un-REGISTERs */
+};
 
 
 uint64_t shell_now(void)
@@ -106,6 +111,7 @@ static int do_register(struct sfo_server *srv, void *arg)
 		return err;
 
 	probe_ping(srv);
+	srv->challenge = 0;
 
 	/* a synchronous failure comes back as the return value */
 	in_register = srv;
@@ -160,6 +166,9 @@ static int do_options(struct sfo_server *srv, void *arg)
 		return ESHUTDOWN;
 
 	probe_ping(srv);
+
+	if (keepalive_own(srv))
+		return keepalive_send(srv);
 
 	return ua_options_send(srv->ua, srv->probe_uri, options_handler,
 			       (void *)(uintptr_t)srv->req_id);
@@ -298,6 +307,20 @@ static void call_count(struct sfo_server *srv, struct ua *ua,
 }
 
 
+/* baresip quits once no SIP request is pending. One to a dead server (an
+ * un-REGISTER libre sends after the request it waited for, an OPTIONS)
+ * would hold it for 32 to 64 s: after a moment for the answers of live
+ * servers, the rest is abandoned */
+static void quit_handler(void *arg)
+{
+	(void)arg;
+
+	info("srvfailover: quitting: requests still unanswered are"
+	     " abandoned\n");
+	sip_close(uag_sip(), true);
+}
+
+
 static void ua_event_handler(struct ua *ua, enum ua_event ev,
 			     struct call *call, const char *prm, void *arg)
 {
@@ -311,6 +334,8 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		stopping = true;
 		dial_stop();
 		resolve_close();
+		keepalive_close();
+		tmr_start(&quit_tmr, QUIT_WAIT_MS, quit_handler, NULL);
 	}
 
 	srv = stopping ? NULL : shell_server_of_ua(ua);
@@ -320,6 +345,7 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	switch (ev) {
 
 	case UA_EVENT_REGISTER_OK:
+		srv->challenge = 0;
 		sfo_registered(srv, scode_of(prm), prm, shell_now());
 		break;
 
@@ -487,6 +513,7 @@ static void server_down(struct sfo_server *srv, void *arg)
 	(void)arg;
 
 	probe_remove(srv);
+	keepalive_remove(srv);
 	srv->ua = NULL;
 
 	if (!ua)
@@ -620,6 +647,7 @@ static int module_init(void)
 	int err;
 
 	stopping = false;
+	tmr_init(&quit_tmr);
 
 	/* before anything else: with the wrong numbering nothing is safe */
 	refused = check_baresip() != 0;
@@ -637,6 +665,7 @@ static int module_init(void)
 	err  = uag_event_register(ua_event_handler, NULL);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
 	err |= dial_init();
+	err |= keepalive_init();
 	err |= http_init();
 	trace_init();
 	if (err)
@@ -661,6 +690,8 @@ static int module_close(void)
 		return 0;
 
 	stopping = true;
+	tmr_cancel(&quit_tmr);
+	keepalive_close();
 	trace_close();
 	dial_close();
 	resolve_close();

@@ -35,6 +35,13 @@ void resolve_close(void);
 int  http_init(void);
 void http_close(void);
 
+/* keepalive.c */
+bool keepalive_own(const struct sfo_server *srv);
+int  keepalive_send(struct sfo_server *srv);
+void keepalive_remove(const struct sfo_server *srv);
+int  keepalive_init(void);
+void keepalive_close(void);
+
 /* probe.c */
 void probe_add(struct sfo_server *srv);
 void probe_remove(const struct sfo_server *srv);

@@ -81,15 +81,121 @@ static bool unregister(const struct sip_msg *msg)
 }
 
 
-/* libre's own REGISTER: watched within the budget, and a CRLF from the
- * probe socket beside it, so that an ICMP error is seen for it too */
-static void refresh_sent(struct sfo_server *srv)
+/* A REGISTER goes out: libre's refresh is watched within the budget,
+ * and every one gets a CRLF from the probe socket beside it, so that an
+ * ICMP error is seen for it too */
+static void register_sent(struct sfo_server *srv, const struct sip_msg *msg)
 {
 	if (!srv)
 		return;
 
+	pl_strcpy(&msg->callid, srv->reg_callid, sizeof(srv->reg_callid));
 	sfo_refresh_sent(srv, shell_now());
 	probe_ping(srv);
+}
+
+
+/* An un-REGISTER goes out. One of an older registration (another
+ * Call-ID) while the server is to be registered is late: once the
+ * registrar has answered it, the binding is gone */
+static void unregister_sent(struct sfo_server *srv, const struct sip_msg *msg)
+{
+	if (!srv || (srv->reg != SFO_REG_OK && srv->reg != SFO_REG_PENDING) ||
+	    !pl_strcmp(&msg->callid, srv->reg_callid))
+		return;
+
+	pl_strcpy(&msg->callid, srv->stale_callid,
+		  sizeof(srv->stale_callid));
+}
+
+
+static bool contact_expires(const struct sip_hdr *hdr,
+			    const struct sip_msg *msg, void *arg)
+{
+	uint32_t *absurd = arg;
+	struct sip_addr addr;
+	struct pl v;
+	uint32_t secs;
+	(void)msg;
+
+	if (sip_addr_decode(&addr, &hdr->val) ||
+	    msg_param_decode(&addr.params, "expires", &v) ||
+	    sfo_delta_seconds(&secs, &v))
+		return false;
+
+	if (secs && secs <= SFO_EXPIRES_MAX)
+		return false;
+
+	*absurd = secs;
+
+	return true;
+}
+
+
+/* The answer to a REGISTER. An expiry of 0 for a REGISTER, or one
+ * that wraps libre's timer, would make libre re-REGISTER in a tight
+ * loop: a failure, tried again on the back-off */
+static void registered(const struct sip_msg *msg, const struct sa *peer)
+{
+	struct sfo_server *srv = server_of(msg, peer);
+	uint32_t absurd = 1;
+	char text[64];
+
+	if (!srv)
+		return;
+
+	if (srv->stale_callid[0] &&
+	    !pl_strcmp(&msg->callid, srv->stale_callid)) {
+		srv->stale_callid[0] = '\0';
+		sfo_binding_lost(srv, shell_now());
+		return;
+	}
+
+	if (pl_strcmp(&msg->callid, srv->reg_callid) ||
+	    !sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
+			       &absurd))
+		return;
+
+	re_snprintf(text, sizeof(text), "registrar granted expires=%u",
+		    absurd);
+	sfo_reg_failed(srv, 0, text, shell_now());
+}
+
+
+static bool stale(const struct sip_msg *msg)
+{
+	const struct sip_hdr *hdr = sip_msg_hdr(msg, msg->scode == 401 ?
+						SIP_HDR_WWW_AUTHENTICATE :
+						SIP_HDR_PROXY_AUTHENTICATE);
+	struct pl v;
+
+	return hdr && !re_regex(hdr->val.p, hdr->val.l, "stale=[a-zA-Z]+",
+				&v) && !pl_strcasecmp(&v, "true");
+}
+
+
+/* A REGISTER challenged twice in a row (the same 401 or 407, not for a
+ * stale nonce): the credentials just sent are wrong. libre would answer
+ * again up to its loop limit (about 16 REGISTERs); failing it here,
+ * before libre reads the answer, ends the register client first, and
+ * libre lets it go. A refresh with an old nonce is challenged once. */
+static void challenged(const struct sip_msg *msg, const struct sa *peer)
+{
+	struct sfo_server *srv = server_of(msg, peer);
+	char text[80];
+
+	if (!srv)
+		return;
+
+	if (srv->challenge != msg->scode || stale(msg)) {
+		srv->challenge = msg->scode;
+		return;
+	}
+
+	srv->challenge = 0;
+	re_snprintf(text, sizeof(text), "%u %r (credentials refused)",
+		    msg->scode, &msg->reason);
+	sfo_reg_failed(srv, msg->scode, text, shell_now());
 }
 
 
@@ -100,7 +206,9 @@ static void message(bool tx, const struct sip_msg *msg,
 		if (!pl_strcmp(&msg->met, "INVITE"))
 			dial_invite_sent(msg);
 		else if (!pl_strcmp(&msg->met, "REGISTER") && !unregister(msg))
-			refresh_sent(server_of(msg, peer));
+			register_sent(server_of(msg, peer), msg);
+		else if (!pl_strcmp(&msg->met, "REGISTER"))
+			unregister_sent(server_of(msg, peer), msg);
 		return;
 	}
 
@@ -108,6 +216,12 @@ static void message(bool tx, const struct sip_msg *msg,
 		dial_provisional(msg);
 	else if (msg->scode == 503)
 		retry_after(msg, peer);
+	else if ((msg->scode == 401 || msg->scode == 407) &&
+		 !pl_strcmp(&msg->cseq.met, "REGISTER"))
+		challenged(msg, peer);
+	else if (msg->scode >= 200 && msg->scode < 300 &&
+		 !pl_strcmp(&msg->cseq.met, "REGISTER"))
+		registered(msg, peer);
 }
 
 
@@ -120,13 +234,16 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 	(void)tp;
 	(void)arg;
 
-	/* decode only what matters: REGISTER and INVITE out; 1xx, 503 in */
+	/* decode only what matters: REGISTER and INVITE out; 1xx, 2xx,
+	 * 401, 407 and 503 in */
 	if (len < 12)
 		return;
 	if (tx && memcmp(pkt, "REGISTER ", 9) && memcmp(pkt, "INVITE ", 7))
 		return;
 	if (!tx && (memcmp(pkt, "SIP/2.0 ", 8) ||
-		    (pkt[8] != '1' && memcmp(pkt + 8, "503", 3))))
+		    (pkt[8] != '1' && pkt[8] != '2' &&
+		     memcmp(pkt + 8, "503", 3) && memcmp(pkt + 8, "401", 3) &&
+		     memcmp(pkt + 8, "407", 3))))
 		return;
 
 	mb = mbuf_alloc(len);
