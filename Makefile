@@ -30,6 +30,9 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu99 -Wall -Wextra -Werror -fPIC
 CFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -DLINUX
 CFLAGS   += -Iinclude $(RE_CFLAGS)
+# a target architecture's own flags (mk/pi.mk: ARMv6 for armhf, 64-bit
+# time_t for trixie's armhf); ARCH_SO_LDFLAGS for the module's link
+CFLAGS   += $(ARCH_CFLAGS)
 
 # The functional core: no baresip in here
 CORE_SRCS := $(addprefix modules/srvfailover/core/, \
@@ -37,7 +40,7 @@ CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 	command.c web.c page.c)
 # The shell: the only part that calls baresip
 SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c check.c \
-	dial.c trace.c keepalive.c probe.c resolve.c http.c)
+	dial.c trace.c keepalive.c probe.c resolve.c http.c webconn.c)
 # The seam: what differs between the baresip versions, one file each
 SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c
 SHELL_CFLAGS := -Iinclude/baresip-$(BARESIP_VERSION) \
@@ -78,7 +81,7 @@ $(SHELL_OBJS): CFLAGS += $(SHELL_CFLAGS)
 # other Debian suite then loads far enough to refuse with a clear line
 $(MODULE): $(CORE_OBJS) $(SHELL_OBJS)
 	@echo "  LD      $@ (baresip $(BARESIP_VERSION))"
-	$(Q)$(CC) -shared -o $@.tmp $^
+	$(Q)$(CC) -shared -o $@.tmp $^ $(ARCH_SO_LDFLAGS)
 	@# a running baresip may have the old file mapped: replace, not rewrite
 	$(Q)mv -f $@.tmp $@
 

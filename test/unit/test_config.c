@@ -290,6 +290,8 @@ static void test_config_refuses_what_cannot_be_served(void **s)
 		{"<sip:100@[::1>", "uri: IPv6 address without its closing"},
 		{"<sip:100@127.0.0.2:99999>", "uri: port out of range"},
 		{"<sip:100@127.0.0.2:0>", "uri: port out of range"},
+		{"<sip:100@pbx\"x\".example.com>", "uri: the host is not"},
+		{"<sip:100@[fe80::1%eth0]>", "uri: not an IPv6 address"},
 		{"<sip:100@127.0.0.2>;regint=60 <sip:100@127.0.0.3>",
 		 "uri: several addresses on one line"},
 		{"<sip:100@127.0.0.2> x", "uri: text after the address"},
@@ -341,6 +343,8 @@ static void test_config_errors_never_show_a_password_anywhere(void **s)
 		"<sip:100@127.0.0.2>;auth_pass=MARKERpw;sfo_mode=MARKER",
 		"<sip:100@127.0.0.2;transport=MARKER>;auth_pass=MARKERpw",
 		"\xef\xbb\xbf<sip:100@127.0.0.2>;auth_pass=MARKERpw;regint=x",
+		"<sip:100@127.0.0.2>;regint=600auth_pass=MARKERpw",
+		"<sip:100@127.0.0.2>;sfo_mode=x\"auth_pass=MARKERpw\"",
 	};
 	char text[512];
 	size_t i;

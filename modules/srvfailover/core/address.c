@@ -24,9 +24,24 @@ enum {
 };
 
 
+/* Where a password may start in a value that swallowed the next
+ * parameter ("600auth_pass=x", a ';' missing): after "pass" */
+static size_t secret_at(const struct pl *pl)
+{
+	size_t i;
+
+	for (i = 0; i + 4 <= pl->l; i++) {
+		if (!strncasecmp(pl->p + i, "pass", 4))
+			return i + 4;
+	}
+
+	return pl->l;
+}
+
+
 /**
  * Print untrusted text: printable ASCII as it is, any other byte as
- * \xNN, at most QUOTE_MAX bytes and then "..."
+ * \xNN, at most QUOTE_MAX bytes and never past "pass", then "..."
  *
  * @param pf   Where to print
  * @param arg  The text (const struct pl *)
@@ -36,7 +51,7 @@ enum {
 int sfo_quote_print(struct re_printf *pf, void *arg)
 {
 	const struct pl *pl = arg;
-	size_t i, n = pl ? min(pl->l, (size_t)QUOTE_MAX) : 0;
+	size_t i, n = pl ? min(secret_at(pl), (size_t)QUOTE_MAX) : 0;
 	int err = 0;
 
 	for (i = 0; i < n && !err; i++) {
@@ -128,6 +143,31 @@ bool sfo_user_valid(const struct pl *user, const char **why)
 }
 
 
+/* A name or an IPv4 address; inside brackets an IPv6 address */
+static bool host_chars(const char *p, size_t l, bool v6)
+{
+	size_t i;
+
+	for (i = 0; i < l; i++) {
+		char ch = p[i];
+
+		if ((ch >= '0' && ch <= '9') || ch == '.' ||
+		    (v6 && (ch == ':' || (ch >= 'a' && ch <= 'f') ||
+			    (ch >= 'A' && ch <= 'F'))))
+			continue;
+
+		if (!v6 && ((ch >= 'a' && ch <= 'z') ||
+			    (ch >= 'A' && ch <= 'Z') || ch == '-' ||
+			    ch == '_'))
+			continue;
+
+		return false;
+	}
+
+	return l > 0;
+}
+
+
 /* host[:port] or [v6][:port]: the port, if any, 1..65535 */
 static const char *hostport_check(const struct pl *hp)
 {
@@ -142,6 +182,8 @@ static const char *hostport_check(const struct pl *hp)
 		c = pl_strchr(hp, ']');
 		if (!c || c == hp->p + 1)
 			return "IPv6 address without its closing ']'";
+		if (!host_chars(hp->p + 1, (size_t)(c - hp->p) - 1, true))
+			return "not an IPv6 address inside the brackets";
 		port.p = c + 1;
 		port.l = hp->l - (size_t)(port.p - hp->p);
 	}
@@ -154,6 +196,9 @@ static const char *hostport_check(const struct pl *hp)
 		if (c && memchr(c + 1, ':', port.l - 1))
 			return "IPv6 address without brackets: write"
 				" [ADDRESS]";
+		if (!host_chars(hp->p, c ? (size_t)(c - hp->p) : hp->l,
+				false))
+			return "the host is not a name or an address";
 	}
 
 	if (!port.l)

@@ -96,11 +96,13 @@ static void unreg(struct sfo_server *srv)
 }
 
 
-/* The registrar answered, and said no to this user or these credentials:
- * trying again soon would only feed a PBX's fail2ban */
+/* The registrar answered, and said no to this user or these credentials
+ * (trying again soon would only feed a PBX's fail2ban), or said yes in a
+ * way that holds no registration (a 2xx granting an absurd expiry) */
 static bool refusal(uint16_t scode)
 {
-	return scode == 401 || scode == 403 || scode == 404 || scode == 407;
+	return (scode >= 200 && scode < 300) || scode == 401 ||
+		scode == 403 || scode == 404 || scode == 407;
 }
 
 

@@ -35,6 +35,16 @@ void resolve_close(void);
 int  http_init(void);
 void http_close(void);
 
+/* webconn.c */
+struct webconn;
+typedef void (webconn_req_h)(struct webconn *c, const struct http_msg *msg);
+int  webconn_listen(const struct sa *addr, webconn_req_h *reqh);
+int  webconn_reply(struct webconn *c, uint16_t scode, const char *reason,
+		   const char *fmt, ...);
+void webconn_close_after(struct webconn *c);
+const struct sa *webconn_peer(const struct webconn *c);
+void webconn_close(void);
+
 /* keepalive.c */
 bool keepalive_own(const struct sfo_server *srv);
 int  keepalive_send(struct sfo_server *srv);

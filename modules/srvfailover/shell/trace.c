@@ -156,9 +156,9 @@ static void registered(const struct sip_msg *msg, const struct sa *peer)
 			       &absurd))
 		return;
 
-	re_snprintf(text, sizeof(text), "registrar granted expires=%u",
-		    absurd);
-	sfo_reg_failed(srv, 0, text, shell_now());
+	re_snprintf(text, sizeof(text), "%u %r, but registrar granted"
+		    " expires=%u", msg->scode, &msg->reason, absurd);
+	sfo_reg_failed(srv, msg->scode, text, shell_now());
 }
 
 
