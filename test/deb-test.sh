@@ -4,10 +4,12 @@
 # Checks the srvfailover .deb of this machine: its fields, dependencies and
 # contents; unpacks it into a scratch root and loads the module from the
 # installed path into the real /usr/bin/baresip (in a private network
-# namespace, loopback only). Further .debs (arm64, armhf) get the field and
-# content checks. Ends with one line "N passed, N failed".
+# namespace, loopback only). Further .debs (the other architectures and
+# suite) get the field and content checks; armhf ones the ARMv6 check of
+# the module's ARM attributes. Ends with one line "N passed, N failed".
+# (test/pkg/run.sh runs it first, then the installation tests.)
 #
-#   test/deb-test.sh build-deb/srvfailover_V_amd64.deb [build-deb/..._arm64.deb ...]
+#   test/deb-test.sh build-deb/srvfailover_V~bookworm_amd64.deb [build-deb/....deb ...]
 set -u
 pass=0
 fail=0
@@ -29,11 +31,14 @@ check() {  # check "what" command...
 
 MODFILE=usr/lib/baresip/modules/srvfailover.so
 DOC=usr/share/doc/srvfailover
-FILES="$MODFILE $DOC/README.md $DOC/raspberry-pi.md
+FILES="$MODFILE $DOC/README.md $DOC/raspberry-pi.md $DOC/copyright
+       $DOC/changelog.gz
        $DOC/examples/config.snippet $DOC/examples/srvfailover.parallel
        $DOC/examples/srvfailover.cisco $DOC/examples/srvfailover.sequential
-       $DOC/examples/baresip-srvfailover.service
-       lib/systemd/system/baresip-srvfailover.service"
+       usr/bin/srvfailover-ctl usr/share/man/man1/srvfailover-ctl.1.gz
+       etc/baresip-srvfailover/config etc/baresip-srvfailover/srvfailover"
+# the unit: where each suite's systemd looks (trixie: merged /usr)
+UNIT=lib/systemd/system/baresip-srvfailover.service
 
 elf_machine() {  # the ELF machine a Debian architecture runs
 	case $1 in
@@ -89,27 +94,47 @@ check_deb() {
 	[ "$(dpkg-deb -f "$deb" Package)" = srvfailover ] &&
 		ok "$name: Package srvfailover" ||
 		bad "$name: Package '$(dpkg-deb -f "$deb" Package)'"
+	version=$(dpkg-deb -f "$deb" Version)
+	suite=${version##*~}
+	case $suite in
+	bookworm) libre=libre0 bv="1.0.0), baresip-core (<< 1.1~)" unit=$UNIT ;;
+	trixie)   libre=libre1 bv="1.1.0), baresip-core (<< 1.2~)" unit=usr/$UNIT ;;
+	*)        bad "$name: Version $version: no ~bookworm or ~trixie"; return ;;
+	esac
+	case $name in
+	*_"$version"_"$arch".deb) ok "$name: Version $version (Debian $suite)" ;;
+	*) bad "$name: file name does not say Version $version" ;;
+	esac
 	depends=$(dpkg-deb -f "$deb" Depends)
-	for d in baresip-core libre0 libc6; do
+	case ", $depends," in
+	*", baresip-core (>= $bv,"*) ok "$name: Depends baresip-core (>= $bv" ;;
+	*) bad "$name: Depends '$depends': not baresip-core (>= $bv" ;;
+	esac
+	for d in baresip-core $libre libc6 python3 adduser; do
 		case ", $depends" in
 		*", $d "*|*", $d,"*|*", $d") ok "$name: Depends $d" ;;
 		*) bad "$name: Depends '$depends' lacks $d" ;;
 		esac
 	done
 	dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./||' >"$tmp/list"
-	for f in $FILES; do
+	for f in $FILES $unit; do
 		grep -qxF "$f" "$tmp/list" && ok "$name: has /$f" ||
 			bad "$name: lacks /$f"
 	done
-	# nothing outside /usr and /lib, owned by root
+	# nothing outside /usr, /lib and the config dir, owned by root
 	dpkg-deb -c "$deb" | awk '{print $2, $NF}' |
-		grep -Ev '^root/root \./((usr|lib)/.*)?$' >"$tmp/odd"
+		grep -Ev '^root/root \./((usr|lib|etc/baresip-srvfailover)/.*|etc/)?$' >"$tmp/odd"
 	if [ -s "$tmp/odd" ]; then
-		bad "$name: files not root-owned or outside /usr, /lib:"
+		bad "$name: files not root-owned or outside /usr, /lib, /etc/baresip-srvfailover:"
 		sed 's/^/     /' "$tmp/odd"
 	else
-		ok "$name: every file root-owned, under /usr or /lib"
+		ok "$name: every file root-owned, under /usr, /lib or /etc/baresip-srvfailover"
 	fi
+	dpkg-deb --ctrl-tarfile "$deb" | tar -t | sed 's|^\./||' >"$tmp/ctrl"
+	for f in control md5sums conffiles postinst prerm postrm; do
+		grep -qxF "$f" "$tmp/ctrl" && ok "$name: DEBIAN/$f" ||
+			bad "$name: no DEBIAN/$f"
+	done
 	rm -rf "$tmp/x"
 	dpkg-deb -x "$deb" "$tmp/x"
 	want=$(elf_machine "$arch")
@@ -120,12 +145,23 @@ check_deb() {
 	*)         bad "$name: module is for '$got', not $want" ;;
 	esac
 	readelf -d "$tmp/x/$MODFILE" | grep NEEDED >"$tmp/needed"
-	# libre comes with baresip: no suite's libre soname in the module
+	# libre comes with baresip: no suite's libre soname in the module;
+	# armhf's takes libgcc's helpers from libgcc_s (its libgcc.a is v7)
+	# (the loader: the stack protector's guard is there on arm)
+	allowed='libc\.so\.6|ld-linux-[a-z0-9-]*\.so\.[0-9]'
+	[ "$arch" != armhf ] || allowed="$allowed|libgcc_s\.so\.1"
 	if grep -q 'libc\.so\.6' "$tmp/needed" &&
-	   ! grep -v 'libc\.so\.6' "$tmp/needed" | grep -q .; then
-		ok "$name: needs libc.so.6 only"
+	   ! grep -Ev "$allowed" "$tmp/needed" | grep -q .; then
+		ok "$name: needs $(grep -o '\[.*\]' "$tmp/needed" | tr -d '[]' | paste -sd' ') only"
 	else
 		bad "$name: needs $(tr -s '\n' ' ' <"$tmp/needed")"
+	fi
+	if [ "$arch" = armhf ]; then	# Raspberry Pi 1, Zero, Zero W
+		readelf -A "$tmp/x/$MODFILE" >"$tmp/attr"
+		grep -q 'Tag_CPU_arch: v6$' "$tmp/attr" &&
+		! grep -q 'Tag_THUMB_ISA_use: Thumb-2' "$tmp/attr" &&
+			ok "$name: module is ARMv6 without Thumb-2 ($(grep -E 'Tag_CPU_arch:|Tag_FP_arch:' "$tmp/attr" | sed 's/^ *//' | paste -sd,))" ||
+			{ bad "$name: module is not ARMv6:"; sed 's/^/     /' "$tmp/attr"; }
 	fi
 	readelf -S "$tmp/x/$MODFILE" | grep -q '\.debug_info' &&
 		bad "$name: module not stripped" ||

@@ -39,6 +39,7 @@ struct webconn {
 	struct tcp_conn *tc;
 	struct mbuf *mb;             /* what came and is not read yet    */
 	bool close;                  /* close after this answer          */
+	bool heard;                  /* a byte came: a client at work    */
 };
 
 static struct {
@@ -98,6 +99,8 @@ static void recv_handler(struct mbuf *mb, void *arg)
 	struct webconn *c = arg;
 	size_t n = mbuf_get_left(mb);
 	int err = 0;
+
+	c->heard = true;
 
 	if ((c->mb ? c->mb->end : 0) + n > REQ_MAX) {
 		err = EOVERFLOW;
@@ -159,13 +162,30 @@ static void recv_handler(struct mbuf *mb, void *arg)
 }
 
 
-/* Make room for a new connection: close the one idle longest */
+/* The one to close for a new one: idle longest, and of those that never
+ * sent a byte if any (a flood's), so that a page user at work stays */
+static struct webconn *victim(void)
+{
+	struct le *le;
+
+	LIST_FOREACH(&conns.list, le) {
+		struct webconn *c = le->data;
+
+		if (!c->heard)
+			return c;
+	}
+
+	return list_ledata(list_head(&conns.list));
+}
+
+
+/* Make room for a new connection */
 static void make_room(void)
 {
 	uint64_t now = shell_now();
 
 	while (list_count(&conns.list) >= CONN_MAX) {
-		mem_deref(list_head(&conns.list)->data);
+		mem_deref(victim());
 		++conns.closed;
 	}
 
