@@ -137,6 +137,24 @@ static int h_errprint(const char *p, size_t size, void *arg)
 }
 
 
+/* What a command or a refusal printed (out_print), for the tests */
+static char out[16384];
+
+static int out_print(const char *p, size_t size, void *arg)
+{
+	size_t n = strlen(out);
+	(void)arg;
+
+	if (n + size >= sizeof(out))
+		return ENOMEM;
+
+	memcpy(out + n, p, size);
+	out[n + size] = '\0';
+
+	return 0;
+}
+
+
 static void clear(void)
 {
 	H.nacts = 0;

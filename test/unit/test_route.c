@@ -2,31 +2,16 @@
 #include "harness.h"
 
 
-static char why[512];
-
-static int why_print(const char *p, size_t size, void *arg)
-{
-	size_t n = strlen(why);
-	(void)arg;
-
-	if (n + size < sizeof(why)) {
-		memcpy(why + n, p, size);
-		why[n + size] = '\0';
-	}
-	return 0;
-}
-
-
-/* The server of a dial; NULL also when refused (why says so) */
+/* The server of a dial; NULL also when refused (out says why) */
 static struct sfo_server *route(const char *dial, bool *bypass)
 {
-	struct re_printf pf = {why_print, NULL};
+	struct re_printf pf = {out_print, NULL};
 	struct sfo_server *srv;
 	int err;
 
-	why[0] = '\0';
+	out[0] = '\0';
 	err = sfo_route(&srv, &H.lines, line1(), dial, bypass, &pf);
-	assert_true(err == 0 || (err == EACCES && why[0] && !srv));
+	assert_true(err == 0 || (err == EACCES && out[0] && !srv));
 
 	return srv;
 }
@@ -290,17 +275,17 @@ static void test_route_refuses_when_no_server_is_usable(void **s)
 	sfo_set_active(srv(1), false, 100);
 	sfo_set_active(srv(2), false, 100);
 	assert_null(route("200@127.0.0.2", &bypass));
-	assert_non_null(strstr(why, "server 1 sip:127.0.0.2 is deactivated"));
+	assert_non_null(strstr(out, "server 1 sip:127.0.0.2 is deactivated"));
 
 	sfo_set_active(srv(3), false, 100);
 	assert_null(route("200", &bypass));
-	assert_non_null(strstr(why, "srvfailover: 100: call to 200 not placed:"
+	assert_non_null(strstr(out, "srvfailover: 100: call to 200 not placed:"
 			       " no usable server (server 1 sip:127.0.0.2:"
 			       " Deactivated; server 2"));
 
 	sfo_set_active(srv(3), true, 200);
 	assert_ptr_equal(srv(3), route("200", &bypass));
-	assert_string_equal("", why);
+	assert_string_equal("", out);
 }
 
 

@@ -2,21 +2,6 @@
 #include "harness.h"
 
 
-static char out[8192];
-
-static int out_print(const char *p, size_t size, void *arg)
-{
-	size_t n = strlen(out);
-	(void)arg;
-
-	if (n + size < sizeof(out)) {
-		memcpy(out + n, p, size);
-		out[n + size] = '\0';
-	}
-	return 0;
-}
-
-
 static int run(const char *prm, uint64_t now)
 {
 	struct re_printf pf = {out_print, NULL};

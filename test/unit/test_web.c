@@ -4,23 +4,6 @@
 #include "sfo_web.h"
 
 
-static char out[16384];
-
-static int out_print(const char *p, size_t size, void *arg)
-{
-	size_t n = strlen(out);
-	(void)arg;
-
-	if (n + size >= sizeof(out))
-		return ENOMEM;
-
-	memcpy(out + n, p, size);
-	out[n + size] = '\0';
-
-	return 0;
-}
-
-
 /* A request: "GET /path" (HTTP/1.1 with Host, no body) */
 static enum sfo_web_act route_in(struct sfo_web_req *req, const char *line,
 				 const char *ver, bool host, uint32_t clen,
