@@ -5,8 +5,8 @@
 #                    this machine's suite built here (with the cross
 #                    compilers of make cross-deps), the other one inside
 #                    a Debian system of that suite with its own compilers
-#                    (test/pkg/root.sh: made once, kept in
-#                    /var/cache/srvfailover/pkg/)
+#                    (test/debian/root.sh: made once, kept in
+#                    /var/cache/srvfailover/debian/)
 #   make deb-here    the three of this machine's suite only
 #   make deb-test    make deb, then test/pkg/run.sh: fields, lintian,
 #                    systemd-analyze, each suite's amd64 .deb installed
@@ -59,7 +59,7 @@ endif
 	@if [ "$*" = "$(DEB_HERE)" ]; then \
 		$(MAKE) --no-print-directory cross-deps deb-here $(DEB_VARS); \
 	else \
-		nice -n 10 test/pkg/root.sh run $* build \
+		nice -n 10 test/debian/root.sh run $* build \
 			make -C "$(CURDIR)" --no-print-directory deb-here $(DEB_VARS); \
 	fi
 

@@ -8,7 +8,7 @@
 #   test/check_symbols.sh MODULE VERSION
 #
 # With SFO_BARESIP_ROOT set, that system's baresip, libre and libc (the
-# trixie system of test/trixie/root.sh).
+# trixie test system of test/debian/root.sh).
 set -u
 top=$(dirname "$0")/..
 module=${1:-$top/srvfailover.so}

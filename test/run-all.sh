@@ -1,13 +1,13 @@
 #!/bin/sh
 # Runs every suite for both baresips the module is built for: this
 # machine's (Debian bookworm, baresip 1.0.0) and Debian trixie's
-# (baresip 1.1.0, in the system test/trixie/root.sh makes and reuses;
-# the module is built inside it). For each: the cmocka unit tests, the
+# (baresip 1.1.0, in the trixie test system test/debian/root.sh makes and
+# reuses; the module is built inside it). For each: the cmocka unit tests, the
 # symbol check against that /usr/bin/baresip and the end-to-end
 # scenarios. Ends with one line "N passed, N failed" over all of them.
 #
 #   test/run-all.sh              (make test runs it after building)
-#   test/run-all.sh --in-root    (itself, inside `root.sh enter`)
+#   test/run-all.sh --in-root    (itself, inside `root.sh enter trixie test`)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 host=$top/srvfailover.so
@@ -73,17 +73,17 @@ total() {
 }
 
 if [ "${1:-}" = --in-root ]; then
-	units trixie "$top/$trixie_build" chroot "$SFO_TRIXIE_ROOT" \
+	units trixie "$top/$trixie_build" chroot "$SFO_ROOT" \
 		env --chdir="$top"
-	export SFO_BARESIP_ROOT="$SFO_TRIXIE_ROOT"
+	export SFO_BARESIP_ROOT="$SFO_ROOT"
 	suite trixie "$trixie" 1.1.0 "$host"
 	total
 fi
 
 # The trixie build first: each suite loads the other's build too
 echo "trixie: preparing the system and building the module in it"
-if ! root=$("$top/test/trixie/root.sh" prepare) ||
-   ! "$top/test/trixie/root.sh" enter chroot "$root" \
+if ! root=$("$top/test/debian/root.sh" prepare trixie test) ||
+   ! "$top/test/debian/root.sh" enter trixie test chroot "$root" \
 	make --no-print-directory -C "$top" all unit \
 		MODULE=$trixie_build/srvfailover.so >"$log" 2>&1; then
 	cat "$log"
@@ -97,7 +97,8 @@ units bookworm "$top/build/baresip-1.0.0"
 suite bookworm "$host" 1.0.0 "$trixie"
 
 if [ -n "$trixie" ]; then
-	"$top/test/trixie/root.sh" enter "$0" --in-root 2>&1 | tee "$log"
+	"$top/test/debian/root.sh" enter trixie test "$0" --in-root 2>&1 |
+		tee "$log"
 	set -- $(counts) 0 1
 	add "$1" "$2"
 fi

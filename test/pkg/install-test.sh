@@ -3,7 +3,7 @@
 # (SC2016: for dpkg-query and the inner sh; SC2012: two fixed names)
 # shellcheck disable=SC2015,SC2016,SC2012
 # A suite's amd64 .deb installed the way a Pi owner does it, into a clean
-# Debian system of that suite (a throwaway overlay on test/pkg/root.sh's
+# Debian system of that suite (a throwaway overlay on test/debian/root.sh's
 # debootstrap'd minbase, so every run starts clean):
 #
 #   - apt-get install ./srvfailover_..._amd64.deb pulls baresip-core,
@@ -34,7 +34,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd -P)
 if [ "${1:-}" != --in-root ]; then
 	[ $# -eq 2 ] || { echo "usage: $0 SUITE DEB" >&2; exit 2; }
 	deb=$(realpath "$2")
-	exec nice -n 10 "$top/test/pkg/root.sh" enter "$1" minbase \
+	exec nice -n 10 "$top/test/debian/root.sh" enter "$1" minbase \
 		"$top/test/pkg/install-test.sh" --in-root "$1" "$deb"
 fi
 suite=$2 deb=$3
@@ -65,7 +65,7 @@ done_() {
 }
 
 # apt's downloads are kept for the next run
-debs=${SFO_PKG_CACHE:-/var/cache/srvfailover/pkg}/$suite-debs
+debs=${SFO_DEBIAN_CACHE:-/var/cache/srvfailover/debian}/$suite-debs
 mkdir -p "$debs/partial"
 mount --bind "$debs" "$R/var/cache/apt/archives"
 cp "$deb" "$R/root/"
@@ -157,33 +157,17 @@ echo "== $suite: ${unit#"$R"}: User=$user Group=$group SupplementaryGroups=$sgro
 echo "   ExecStart=$exec_start"
 
 # run_phone NAME SECONDS_MAX SCRIPT: baresip as the unit starts it, in a
-# private network and mount namespace (eth0 192.0.2.10/24 and lo, the
-# system read-only,
-# a private /tmp), beside three kamailio on 127.0.0.2-4:5070; SCRIPT runs
+# private network and mount namespace (test/pkg/lab-net.sh: eth0
+# 192.0.2.10/24 and lo; the system read-only, a private /tmp), beside
+# three kamailio on 127.0.0.2-4:5070; SCRIPT runs
 # meanwhile (sh, with $bpid, $k1 $k2 $k3 the kamailio pids); its status is
 # run_phone's. baresip's output: $work/NAME.log
 run_phone() {
 	SFO_R=$R SFO_WORK=$work SFO_TOP=$top SFO_EXEC=$exec_start \
 	SFO_USER=$user SFO_GROUP=$group SFO_GIDS=$gids SFO_UMASK=${umask:-0022} \
-	SFO_NAME=$1 timeout "$2" unshare -m -n --propagation private sh -c '
+	SFO_NAME=$1 timeout "$2" unshare -m -n --propagation private \
+	"$top/test/pkg/lab-net.sh" "$work" sh -c '
 		R=$SFO_R work=$SFO_WORK
-		# the phone has a LAN address of its own, as a Pi has on eth0
-		ip link set lo up
-		ip link add eth0 type veth peer name eth0peer
-		ip addr add 192.0.2.10/24 dev eth0
-		ip link set eth0 up
-		ip link set eth0peer up
-		ip route add default via 192.0.2.1 dev eth0
-		kam() {
-			d=$work/kam-$1
-			mkdir -p "$d"
-			kamailio -DD -E -f "$SFO_TOP/contrib/lab/kamailio.cfg" \
-				-Y "$d" -P "$d/pid" -m 32 -M 4 -A "LADDR=$1" \
-				-A LPORT=5070 -A "CTLSOCK=\"unix:$d/ctl\"" \
-				-A "CALLEE=\"sip:127.0.0.99:5060\"" >"$d/log" 2>&1 &
-			echo $!
-		}
-		k1=$(kam 127.0.0.2) k2=$(kam 127.0.0.3) k3=$(kam 127.0.0.4)
 		mount --rbind "$R" "$R"
 		mount -o remount,bind,ro "$R"
 		mount -t tmpfs tmpfs "$R/tmp"
@@ -194,12 +178,11 @@ run_phone() {
 			--groups="$SFO_GIDS" -- env -i PATH=/usr/bin:/bin \
 			$SFO_EXEC) >"$work/$SFO_NAME.log" 2>&1 </dev/null &
 		bpid=$!
-		export bpid k1 k2 k3
+		export bpid
 		sh -c "$0"
 		rc=$?
 		kill "$bpid" 2>/dev/null; sleep 1; kill -9 "$bpid" 2>/dev/null
-		kill "$k1" "$k2" "$k3" 2>/dev/null
-		wait
+		wait "$bpid"
 		exit $rc' "$3"
 }
 ctl="chroot $R /usr/bin/srvfailover-ctl"

@@ -5,12 +5,15 @@
 #   1. test/deb-test.sh: fields, Depends, contents, ARMv6 attributes of the
 #      armhf modules; this machine's .deb loaded into its baresip
 #   2. lintian of each suite's .debs by that suite's lintian (this
-#      machine's, or the one in test/pkg/root.sh's build system): no error
+#      machine's, or the one in test/debian/root.sh's build system): no error
 #   3. systemd-analyze security --offline of the unit, by bookworm's and
 #      trixie's systemd: exposure at most 3.0
 #   4. test/pkg/install-test.sh: each suite's amd64 .deb in a clean system
 #      of that suite (apt, user, registration, failover, upgrade from a
 #      signed repository, remove, purge)
+#   4b. test/pkg/qemu-test.sh: each suite's arm64 and armhf .debs unpacked
+#      and run in Debian's own baresip of that suite and architecture
+#      under qemu-user (registration, failover)
 #   5. test/pkg/repo.sh: the repository of all six (what make repo makes)
 #
 #   test/pkg/run.sh DEB...   (the six; mk/deb.mk passes them)
@@ -57,7 +60,7 @@ in_suite() {  # in_suite SUITE CMD...: CMD with that suite's tools
 	else
 		s=$1
 		shift
-		test/pkg/root.sh run "$s" build "$@"
+		test/debian/root.sh run "$s" build "$@"
 	fi
 }
 command -v lintian >/dev/null || {
@@ -98,6 +101,17 @@ for s in bookworm trixie; do
 	grep -v '^ok\|^     |   ' "$log"
 	add
 done
+
+# 4b. the arm .debs in Debian's own arm baresip under qemu-user
+arm=$(for s in bookworm trixie; do debs_of "$s" arm64; debs_of "$s" armhf; done)
+echo "== test/pkg/qemu-test.sh (the arm .debs under qemu-user)"
+if [ -z "$arm" ]; then
+	bad "no arm64 or armhf .deb"
+else
+	test/pkg/qemu-test.sh $arm >"$log" 2>&1
+	grep -v '^ok\|^     |   ' "$log"
+	add
+fi
 
 # 5. the repository of the six
 echo "== test/pkg/repo.sh"

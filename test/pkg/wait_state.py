@@ -5,6 +5,8 @@ through the installed srvfailover-ctl (its own python3, its ctrl_tcp):
     wait_state.py TIMEOUT PRIO STATE [PRIO STATE ...] -- CTL_COMMAND...
 
 e.g. wait_state.py 20 1 Registered -- chroot ROOT srvfailover-ctl json
+A PRIO of "working" names the line's working server instead:
+wait_state.py 20 working 2 2 Registered -- ...
 Prints the states it saw last; exit 0 when all matched in time, else 1.
 """
 import json
@@ -26,6 +28,9 @@ def main(argv):
             line = json.loads(r.stdout)["lines"][0]
             got = {str(s["prio"]): s["state"] for s in line["servers"]}
             seen = ", ".join("%s:%s" % kv for kv in sorted(got.items()))
+            if "working" in want:
+                got["working"] = str(line.get("working"))
+                seen += ", working %s" % got["working"]
             if all(got.get(p) == s for p, s in want.items()):
                 print("states: " + seen)
                 return 0
