@@ -63,18 +63,38 @@ def need_module(lab):
         raise L.LabError("no --module given")
 
 
+TWINKLE_PORT = 5070  # start(uas="twinkle"): twinkle on *:5070 as callee
+
+
 def start(lab, mode=None, srvfailover=None, extra=(), uas="uas",
-          servers=SERVERS, defines=None):
+          servers=SERVERS, defines=None, auth=None, tls=False):
     """Capture, kamailios, UAS, then baresip with the module.
 
     defines: {ip: ["INVITE_503", ...]}, kamailio.cfg defines per server.
+    auth: digest auth on every kamailio with this password (a str), or
+    {ip: password} (servers left out: no auth). tls: every kamailio also
+    listens for TLS on 5061 with the lab's certificate, and baresip gets
+    it as sip_cafile. uas: the sipp callee's scenario ("uas", "uas_486",
+    ...), "twinkle" (twinkle answers; the kamailios send calls to
+    CALLEE:5070) or None (no callee).
     Returns (baresip, {ip: kamailio}).
     """
     need_module(lab)
     lab.capture()
-    kams = {ip: lab.kamailio(ip, defines=(defines or {}).get(ip, ()))
+    if isinstance(auth, str):
+        auth = {ip: auth for ip in servers}
+    # uas "twinkle": twinkle answers the calls instead of the sipp UAS
+    callee = L.CALLEE + (":%d" % TWINKLE_PORT if uas == "twinkle"
+                         else ":5060")
+    kams = {ip: lab.kamailio(ip, callee=callee,
+                             defines=(defines or {}).get(ip, ()),
+                             auth_pw=(auth or {}).get(ip), tls=tls)
             for ip in servers}
-    if uas:
+    if tls:
+        extra = list(extra) + tls_config(lab)
+    if uas == "twinkle":
+        lab.twinkle(TWINKLE_PORT)
+    elif uas:
         lab.uas(scenario=uas)
     lab.t_start = time.time()
     b = lab.baresip(lab.module, srvfailover=srvfailover or config(mode),
@@ -179,3 +199,46 @@ def wait_unregister(lab, ip, after, timeout=5):
 
 def srvfailover_lines(b):
     return b.lines("srvfailover:")
+
+
+# --------------------------------------------------------------------------
+# a realistic lab (issue 12): digest auth, TLS, two lines, IPv6
+
+# The lab's SIP password (kamailio -A AUTH_PW, the srvfailover file's
+# auth_pass). Never put it in a failure message.
+PW = "lab-Secret-4242"
+WRONG_PW = "lab-Other-1717"  # a server that expects another password
+
+
+def tls_config(lab):
+    """baresip config lines for the lab's TLS servers: the self-signed
+    certificate as sip_cafile (baresip 1.1.0 then verifies the server; the
+    certificate names every lab address)."""
+    cert, _ = lab.tls_cert()
+    return ["sip_cafile " + cert]
+
+
+def lines_config(lines, servers=SERVERS, transport="udp"):
+    """A srvfailover file of several lines on the same servers.
+
+    lines: [(user, server_params, line_params)], e.g.
+      [("100", "regint=60;auth_pass=" + PW, LINE_PARAMS["cisco"] +
+        ";sfo_mode=cisco"), ("101", ...)]
+    """
+    out = []
+    for user, server_params, line_params in lines:
+        for i, ip in enumerate(servers):
+            host = "[%s]" % ip if ":" in ip else ip
+            line = "<sip:%s@%s;transport=%s>;%s" % (user, host, transport,
+                                                    server_params)
+            if i == 0 and line_params:
+                line += ";" + line_params
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def safe(text):
+    """text with the lab's passwords masked (for failure messages)."""
+    for pw in (PW, WRONG_PW):
+        text = text.replace(pw, "***")
+    return text

@@ -12,6 +12,10 @@ NEEDS="
 /usr/lib/baresip/modules/ctrl_tcp.so baresip-core
 /usr/sbin/kamailio kamailio
 /usr/sbin/kamcmd kamailio
+@kamailio/modules/auth.so kamailio
+@kamailio/modules/tls.so kamailio-tls-modules
+/usr/bin/openssl openssl
+/usr/bin/twinkle twinkle
 /usr/bin/sipp sip-tester
 /usr/bin/tcpdump tcpdump
 /usr/sbin/dnsmasq dnsmasq-base
@@ -21,7 +25,11 @@ NEEDS="
 /usr/bin/stdbuf coreutils
 "
 
+# "@rel" paths are under the machine's multiarch lib dir (/usr/lib/TRIPLET)
+triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null ||
+	gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 missing=$(echo "$NEEDS" | while read -r path pkg; do
+	case $path in @*) path=/usr/lib/$triplet/${path#@} ;; esac
 	[ -n "$path" ] && [ ! -e "$path" ] && echo "$pkg"
 done | sort -u | tr '\n' ' ')
 # python3-minimal alone lacks modules the lab uses

@@ -8,7 +8,7 @@ Everything a scenario needs, run inside a private network namespace
   Sipp       scripted SIP peers (contrib/lab/sipp/*.xml)
   Baresip    /usr/bin/baresip with a generated config dir (+ the module);
              with SFO_BARESIP_ROOT set, that system's baresip (a trixie
-             chroot: test/trixie/root.sh), chrooted, in the same namespace
+             system: test/debian/root.sh), chrooted, in the same namespace
   Ctrl       ctrl_tcp client: commands, `srvfailover json`, pushed UA events
   Capture    tcpdump on lo, read back with the pcap/SIP reader below
 
@@ -36,12 +36,18 @@ LABDIR = os.path.join(TOP, "contrib", "lab")
 KAMAILIO_CFG = os.path.join(LABDIR, "kamailio.cfg")
 SIPP_DIR = os.path.join(LABDIR, "sipp")
 # The system whose baresip runs: "" is this machine's; a trixie system
-# (test/trixie/root.sh enter) has this machine's /tmp at the same path
+# (test/debian/root.sh enter trixie test) has this machine's /tmp at the same path
 BARESIP_ROOT = os.environ.get("SFO_BARESIP_ROOT", "")
 BARESIP_MODULES = "/usr/lib/baresip/modules"  # inside BARESIP_ROOT
 
 CALLEE = "127.0.0.99"  # where the kamailios send calls for unknown users
 PHONE = "127.0.0.10"  # baresip's SIP address
+# The IPv6 lab (Lab.ipv6() adds these to lo in the test's namespace):
+# baresip 1.0.0 uses one address family, the one of sip_listen, so an
+# IPv6 phone (Baresip(listen=PHONE6_LISTEN)) talks to IPv6 servers only
+PHONE6 = "fd00::10"
+PHONE6_LISTEN = "[fd00::10]:5060"
+SERVERS6 = ["fd00::2", "fd00::3", "::1"]
 
 
 class LabError(Exception):
@@ -250,19 +256,27 @@ class Proc:
 
 
 def _hexaddr(ip, port):
+    if ":" in ip:  # IPv6, as /proc/net/udp6 shows it (32-bit words)
+        a = socket.inet_pton(socket.AF_INET6, ip.strip("[]"))
+        return "%s:%04X" % ("".join(
+            "%08X" % w for w in struct.unpack("<IIII", a)), port)
     a = socket.inet_aton(ip)
     return "%08X:%04X" % (struct.unpack("<I", a)[0], port)
 
 
 def bound(ip, port, proto="udp"):
-    """Is something bound to ip:port (tcp: listening) in this namespace?"""
+    """Is something bound to ip:port (tcp: listening) in this namespace?
+    An IPv6 address (with or without brackets) is looked up in udp6/tcp6."""
     want = _hexaddr(ip, port)
+    if ":" in ip:
+        proto += "6"
     try:
         with open("/proc/net/" + proto) as f:
             next(f)
             for line in f:
                 cols = line.split()
-                if cols[1] == want and (proto == "udp" or cols[3] == "0A"):
+                if cols[1] == want and (proto.startswith("udp") or
+                                           cols[3] == "0A"):
                     return True
     except OSError:
         pass
@@ -277,10 +291,18 @@ class Kamailio(Proc):
     """One registrar/proxy of contrib/lab/kamailio.cfg on ip:port."""
 
     def __init__(self, lab, ip, port=5060, callee=CALLEE + ":5060",
-                 defines=()):
-        """defines: more -A of kamailio.cfg, e.g. ["INVITE_503"]."""
+                 defines=(), auth_pw=None, tls=False, tls_port=5061):
+        """defines: more -A of kamailio.cfg, e.g. ["INVITE_503"].
+
+        auth_pw: digest auth with this password (the define AUTH_PW);
+        tls: also listen for TLS on ip:tls_port with the lab's
+        self-signed certificate (Lab.tls_cert()). ip may be IPv6
+        ("::1", "fd00::2"; without brackets)."""
         self.ip, self.port = ip, port
-        self.rundir = lab.path("kamailio-%s-%d" % (ip, port))
+        self.tls_port = tls_port if tls else None
+        # (no ':' in the control socket's path: kamailio splits on it)
+        self.rundir = lab.path("kamailio-%s-%d" % (ip.replace(":", "_"),
+                                                   port))
         os.makedirs(self.rundir, exist_ok=True)
         if len(self.rundir) > 99:  # sun_path of the ctl socket
             raise LabError("lab dir path too long for kamailio's control "
@@ -288,9 +310,16 @@ class Kamailio(Proc):
         argv = ["kamailio", "-DD", "-E", "-f", KAMAILIO_CFG,
                 "-Y", self.rundir, "-P", os.path.join(self.rundir, "pid"),
                 "-m", "32", "-M", "4",
-                "-A", "LADDR=%s" % ip, "-A", "LPORT=%d" % port,
+                "-A", "LADDR=%s" % (("[%s]" % ip) if ":" in ip else ip),
+                "-A", "LPORT=%d" % port,
                 "-A", 'CTLSOCK="unix:%s/ctl"' % self.rundir,
                 "-A", 'CALLEE="sip:%s"' % callee]
+        if auth_pw is not None:
+            argv += ["-A", 'AUTH_PW="%s"' % auth_pw]
+        if tls:
+            lab.tls_cert()
+            argv += ["-A", "TLS", "-A", 'TLS_CFG="%s"' % lab.path(
+                "tls/tls.cfg"), "-A", "TLS_PORT=%d" % tls_port]
         for d in defines:
             argv += ["-A", d]
         super().__init__(lab, "kamailio %s:%d" % (ip, port), argv,
@@ -306,6 +335,7 @@ class Kamailio(Proc):
         wait_for(lambda: (not self.running()) or (
             bound(self.ip, self.port, "udp") and
             bound(self.ip, self.port, "tcp") and
+            (not self.tls_port or bound(self.ip, self.tls_port, "tcp")) and
             os.path.exists(os.path.join(self.rundir, "ctl"))),
             timeout, "%s to listen" % self.name, interval=0.02)
         if not self.running():
@@ -451,6 +481,76 @@ class Sipp(Proc):
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+
+# --------------------------------------------------------------------------
+# twinkle: another SIP client as the callee
+
+
+class Twinkle(Proc):
+    """twinkle -c (Debian package twinkle), a SIP client other than
+    baresip, as an auto-answering callee: profile user 200, not
+    registered, UDP and TCP on 0.0.0.0:port (twinkle binds no single
+    address; give the kamailios callee=CALLEE + ":%d" % port). It answers
+    every INVITE at once (100, 180, 200 with SDP) from 127.0.0.1:port and
+    takes the BYE; two calls at a time (its two lines).
+
+    twinkle -c reads commands on stdin and quits at end of input: its
+    stdin is a pipe kept open (command() writes to it). Its config lives
+    in the lab dir (HOME=lab/twinkle). The log shows `incoming call` and
+    `call established` per call (calls())."""
+
+    SYS = ("dev_ringtone=alsa:null\ndev_speaker=alsa:null\n"
+           "dev_mic=alsa:null\nsip_udp_port={port}\nsip_port={port}\n"
+           "rtp_port={rtp}\nstart_user_profile=callee\nlog_show_sip=yes\n"
+           "log_max_size=5\n")
+    PROFILE = ("user_name=200\nuser_domain=" + CALLEE + "\n"
+               "register_at_startup=no\nsip_transport=udp\n")
+
+    def __init__(self, lab, port=5070, rtp=18000):
+        self.port = port
+        self.home = lab.path("twinkle")
+        conf = os.path.join(self.home, ".twinkle")
+        os.makedirs(conf, exist_ok=True)
+        for name, text in (("twinkle.sys", self.SYS.format(port=port,
+                                                           rtp=rtp)),
+                           ("callee.cfg", self.PROFILE),
+                           ("callee.svc", "auto_answer=yes\n")):
+            with open(os.path.join(conf, name), "w") as f:
+                f.write(text)
+        super().__init__(lab, "twinkle :%d" % port,
+                         ["twinkle", "-c", "-f", "callee"],
+                         lab.path("twinkle.log"),
+                         env={"HOME": self.home, "PATH": "/usr/bin:/bin",
+                              "LANG": "C.UTF-8"})
+
+    def start(self, timeout=15):
+        logf = open(self.log, "ab")
+        self.popen = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=logf,
+            stderr=subprocess.STDOUT, cwd=self.cwd, env=self.env,
+            preexec_fn=_die_with_parent)
+        logf.close()
+        self.lab._track(self)
+        wait_for(lambda: (not self.running()) or (
+            bound("0.0.0.0", self.port, "udp") and
+            "Twinkle>" in self.log_text()),
+            timeout, "%s to listen" % self.name, interval=0.05)
+        if not self.running():
+            raise LabError("%s did not start:\n%s" % (self.name,
+                                                      self.log_tail(15)))
+        return self
+
+    def command(self, line):
+        """A twinkle CLI command (answer, bye, ...)."""
+        self.popen.stdin.write(line.encode() + b"\n")
+        self.popen.stdin.flush()
+
+    def calls(self):
+        """(incoming, established) calls so far, from its output."""
+        text = self.log_text()
+        return (text.count(": incoming call"),
+                text.count(": call established"))
 
 
 # --------------------------------------------------------------------------
@@ -646,7 +746,8 @@ class Baresip(Proc):
             os.rename(tmp, os.path.join(self.moddir, "srvfailover.so"))
         self.listen, self.ctrl_addr = listen, ctrl
         config = BARESIP_CONFIG.format(
-            moddir=self.moddir, listen=listen, ip=listen.rsplit(":", 1)[0],
+            moddir=self.moddir, listen=listen,
+            ip=listen.rsplit(":", 1)[0].strip("[]"),
             ctrl=ctrl)
         if module:
             config += "module_app srvfailover.so\n"
@@ -853,6 +954,44 @@ def _ipv4_of_frame(linktype, frame):
     return None
 
 
+def _ipv6_of_frame(linktype, frame):
+    """The IPv6 packet inside a link-layer frame, or None."""
+    if linktype == 1:
+        off, etype = 14, struct.unpack("!H", frame[12:14])[0]
+        return frame[off:] if etype == 0x86DD else None
+    if linktype == 113:
+        return frame[16:] if struct.unpack("!H", frame[14:16])[0] == \
+            0x86DD else None
+    if linktype == 276:
+        return frame[20:] if struct.unpack("!H", frame[0:2])[0] == \
+            0x86DD else None
+    if linktype == 0:
+        fam = struct.unpack("<I", frame[:4])[0]
+        return frame[4:] if fam in (10, 24, 28, 30) else None
+    if linktype in (12, 101, 229):
+        return frame if frame[:1] and frame[0] >> 4 == 6 else None
+    return None
+
+
+def _ip_packet(linktype, frame):
+    """(src, dst, protocol, layer-4 bytes) of an IPv4 or IPv6 packet (no
+    IPv6 extension headers), or None. IPv6 addresses are compressed text
+    ("::1", "fd00::2")."""
+    ip = _ipv4_of_frame(linktype, frame)
+    if ip and len(ip) >= 20:
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack("!H", ip[2:4])[0]
+        return (socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20]),
+                ip[9], ip[ihl:total])
+    ip = _ipv6_of_frame(linktype, frame)
+    if ip and len(ip) >= 40:
+        plen = struct.unpack("!H", ip[4:6])[0]
+        return (socket.inet_ntop(socket.AF_INET6, ip[8:24]),
+                socket.inet_ntop(socket.AF_INET6, ip[24:40]),
+                ip[6], ip[40:40 + plen])
+    return None
+
+
 class SipMsg:
     """One SIP message seen on the wire."""
 
@@ -939,15 +1078,10 @@ def sip_messages(packets):
     """SIP messages in captured packets (UDP and reassembled TCP)."""
     out, streams = [], {}
     for t, linktype, frame in packets:
-        ip = _ipv4_of_frame(linktype, frame)
-        if not ip or len(ip) < 20:
+        pkt = _ip_packet(linktype, frame)
+        if not pkt:
             continue
-        ihl = (ip[0] & 0x0F) * 4
-        total = struct.unpack("!H", ip[2:4])[0]
-        proto = ip[9]
-        src = socket.inet_ntoa(ip[12:16])
-        dst = socket.inet_ntoa(ip[16:20])
-        l4 = ip[ihl:total]
+        src, dst, proto, l4 = pkt
         if proto == 17 and len(l4) >= 8:
             sport, dport = struct.unpack("!HH", l4[:4])
             payload = l4[8:]
@@ -999,15 +1133,14 @@ def tcp_segments(packets):
     """TCP segments in captured packets: [TcpSeg]."""
     out = []
     for t, linktype, frame in packets:
-        ip = _ipv4_of_frame(linktype, frame)
-        if not ip or len(ip) < 20 or ip[9] != 6:
+        pkt = _ip_packet(linktype, frame)
+        if not pkt or pkt[2] != 6:
             continue
-        l4 = ip[(ip[0] & 0x0F) * 4:]
+        src, dst, _, l4 = pkt
         if len(l4) < 14:
             continue
         sport, dport = struct.unpack("!HH", l4[:4])
-        out.append(TcpSeg(t, socket.inet_ntoa(ip[12:16]), sport,
-                          socket.inet_ntoa(ip[16:20]), dport, l4[13]))
+        out.append(TcpSeg(t, src, sport, dst, dport, l4[13]))
     return out
 
 
@@ -1101,10 +1234,62 @@ class Lab:
             self.procs.append(proc)
 
     # building blocks
-    def kamailio(self, ip, port=5060, callee=CALLEE + ":5060", defines=()):
-        k = Kamailio(self, ip, port, callee, defines).start()
+    def kamailio(self, ip, port=5060, callee=CALLEE + ":5060", defines=(),
+                 **kw):
+        """kw: auth_pw, tls, tls_port (see Kamailio)."""
+        k = Kamailio(self, ip, port, callee, defines, **kw).start()
         self.kams[ip] = k
         return k
+
+    def tls_cert(self):
+        """(cert, key) paths of the lab's self-signed certificate, made
+        on first use in the lab dir (openssl req -x509). It is its own CA
+        (give it to baresip as sip_cafile) and valid for every address a
+        lab server uses (subjectAltName IP: 127.0.0.1-.30, ::1, fd00::1-9;
+        the IPv4 ones as DNS names too),
+        so a baresip that verifies the server (1.1.0 does once sip_cafile
+        is set) accepts it. Beside them: tls.cfg, kamailio's TLS config
+        naming them."""
+        d = self.path("tls")
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        if os.path.exists(os.path.join(d, "tls.cfg")):
+            return cert, key
+        os.makedirs(d, exist_ok=True)
+        ips = ["127.0.0.%d" % i for i in range(1, 31)] + ["::1"] + \
+            ["fd00::%d" % i for i in range(1, 10)]
+        # IP entries, and the same as DNS names: a TLS client that checks
+        # the address it dialled as a host name finds it either way
+        sans = ["IP:" + a for a in ips] + ["DNS:" + a for a in ips
+                                           if ":" not in a]
+        r = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+             "-keyout", key, "-out", cert, "-days", "30",
+             "-subj", "/CN=srvfailover lab",
+             "-addext", "subjectAltName=" + ",".join(sans),
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=digitalSignature,keyEncipherment,"
+             "keyCertSign"],
+            capture_output=True, text=True, timeout=60)
+        if r.returncode:
+            raise LabError("openssl req -x509 failed: %s" % r.stderr[-500:])
+        with open(os.path.join(d, "tls.cfg"), "w") as f:  # kamailio's
+            f.write("[server:default]\nmethod = TLSv1.2+\n"
+                    "verify_certificate = no\nrequire_certificate = no\n"
+                    "private_key = %s\ncertificate = %s\n\n"
+                    "[client:default]\nverify_certificate = no\n"
+                    "require_certificate = no\n" % (key, cert))
+        return cert, key
+
+    def ipv6(self, *addrs):
+        """Add IPv6 addresses (e.g. "fd00::2") to lo in this namespace;
+        ::1 is there already once lo is up."""
+        for a in addrs:
+            r = subprocess.run(["ip", "-6", "addr", "add", a + "/128",
+                                "dev", "lo", "nodad"], capture_output=True,
+                               text=True, timeout=10)
+            if r.returncode and "exists" not in r.stderr:
+                raise LabError("ip -6 addr add %s: %s" % (a,
+                                                          r.stderr.strip()))
 
     def sipp(self, scenario, ip, port=5060, **kw):
         return Sipp(self, scenario, ip, port, **kw).start()
@@ -1115,6 +1300,18 @@ class Lab:
             return self.sipp("reply_503", ip, port, deadcall_wait=0)
         return self.sipp("reply_503_retry_after", ip, port, deadcall_wait=0,
                          extra=["-key", "retry_after", str(retry_after)])
+
+    def registrar_expires(self, ip, expires, port=5060):
+        """A registrar answering every REGISTER 200 OK with the caller's
+        Contact;expires=EXPIRES (contrib/lab/sipp/registrar_expires.xml),
+        everything else 200 OK."""
+        return self.sipp("registrar_expires", ip, port, deadcall_wait=0,
+                         extra=["-key", "expires", str(expires)])
+
+    def twinkle(self, port=5070):
+        """twinkle as the auto-answering callee on *:port (see Twinkle);
+        the kamailios must be started with callee=CALLEE:port."""
+        return Twinkle(self, port).start()
 
     def uas(self, ip=CALLEE, port=5060, scenario="uas"):
         """The callee: INVITE -> 100/180/200, then waits for the BYE."""
