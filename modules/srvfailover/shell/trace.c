@@ -1,12 +1,14 @@
 /**
  * @file trace.c  What the SIP stack does not tell: read off the wire
  *
- * libre reports no 100 Trying, ignores Retry-After, and sends refresh
- * REGISTERs on its own. The branch of each INVITE sent is kept, so that
- * only an answer to that INVITE counts. Its SIP trace hook sees every message in and
- * out, before the stack acts on it; the few that matter are decoded
- * here (sip_msg_decode) and passed to the core. With baresip's own
- * `sip_trace yes`, the module takes the hook over.
+ * libre reports no 100 Trying, ignores Retry-After, sends refresh
+ * REGISTERs (and late un-REGISTERs) on its own, answers every challenge
+ * again, and believes any expiry a registrar grants. Its SIP trace hook
+ * sees every message in and out before the stack acts on it; the few
+ * that matter are decoded here (sip_msg_decode) and passed to the core
+ * or to dial.c (the Via branch of each INVITE, so that only an answer to
+ * that INVITE counts). A message counts for the line of its From user.
+ * With baresip's own `sip_trace yes`, the module takes the hook over.
  */
 #include <string.h>
 #include <re.h>
