@@ -430,6 +430,9 @@ class Run:
                 if ok else None
             f["dead_new_per_min"] = len(new) * 60.0 / (dead1 - dead0) \
                 if ok else None
+            to1 = [m for m in dead if m.dst == SA[0]]
+            f["to_dead_per_min"] = len(to1) * 60.0 / (dead1 - dead0) \
+                if ok else None
         h0, h1 = Bres["h0"], Bres["h1"]
         for name, p in list(self.b_mods.items()) + [("stock",
                                                      self.b_stock)]:
@@ -721,6 +724,7 @@ FIGURES = [
     ("dead_per_min", "SIP msgs sent/min idle, server 1 failed", "/min"),
     ("dead_new_per_min", "  of which new requests (not retransmissions)",
      "/min"),
+    ("to_dead_per_min", "  of which to server 1, the failed one", "/min"),
 ]
 
 
