@@ -221,6 +221,7 @@ const char *sfo_state_name(enum sfo_state st);
 bool sfo_pl_isnum(const struct pl *pl);
 int  sfo_delta_seconds(uint32_t *secs, const struct pl *val);
 uint16_t sfo_server_port(const struct sfo_server *srv);
+bool sfo_server_udp_addr(const struct sfo_server *srv);
 uint32_t sfo_budget_ms(unsigned retries);
 uint32_t sfo_request_budget(const struct sfo_server *srv);
 uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,

@@ -163,6 +163,15 @@ static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
 }
 
 
+/* A request to srv is out: answered within its budget, or failed */
+static void await(struct sfo_server *srv, enum sfo_req req, uint64_t now)
+{
+	srv->req = req;
+	srv->req_sent = now;
+	srv->req_deadline = now + sfo_request_budget(srv);
+}
+
+
 static void send_register(struct sfo_server *srv, bool probe, uint64_t now)
 {
 	struct sfo_line *line = srv->line;
@@ -170,9 +179,7 @@ static void send_register(struct sfo_server *srv, bool probe, uint64_t now)
 	int err;
 
 	srv->reg = SFO_REG_PENDING;
-	srv->req = SFO_REQ_REGISTER;
-	srv->req_sent = now;
-	srv->req_deadline = now + sfo_request_budget(srv);
+	await(srv, SFO_REQ_REGISTER, now);
 	srv->probing = probe;
 
 	err = line->ops->reg(srv, line->arg);
@@ -190,10 +197,8 @@ static void send_options(struct sfo_server *srv, uint64_t now)
 	char text[64];
 	int err;
 
-	srv->req = SFO_REQ_OPTIONS;
+	await(srv, SFO_REQ_OPTIONS, now);
 	srv->req_id = ++req_id;
-	srv->req_sent = now;
-	srv->req_deadline = now + sfo_request_budget(srv);
 
 	err = line->ops->options(srv, line->arg);
 	if (err) {
@@ -633,6 +638,7 @@ void sfo_binding_lost(struct sfo_server *srv, uint64_t now)
 {
 	struct sfo_line *line;
 	char text[64];
+	int err;
 
 	if (!srv || srv->reg != SFO_REG_OK || srv->req != SFO_REQ_NONE)
 		return;
@@ -642,12 +648,10 @@ void sfo_binding_lost(struct sfo_server *srv, uint64_t now)
 	       " un-REGISTER; registering again", line->user, srv->prio,
 	       srv->uri);
 
-	srv->req = SFO_REQ_REGISTER;
-	srv->req_sent = now;
-	srv->req_deadline = now + sfo_request_budget(srv);
-
-	if (line->ops->reg(srv, line->arg)) {
-		re_snprintf(text, sizeof(text), "REGISTER not sent");
+	await(srv, SFO_REQ_REGISTER, now);
+	err = line->ops->reg(srv, line->arg);
+	if (err) {
+		re_snprintf(text, sizeof(text), "REGISTER not sent: %m", err);
 		fail(srv, 0, text, now);
 	}
 
@@ -664,9 +668,7 @@ void sfo_refresh_sent(struct sfo_server *srv, uint64_t now)
 	if (!srv || srv->reg != SFO_REG_OK || srv->req != SFO_REQ_NONE)
 		return;
 
-	srv->req = SFO_REQ_REGISTER;
-	srv->req_sent = now;
-	srv->req_deadline = now + sfo_request_budget(srv);
+	await(srv, SFO_REQ_REGISTER, now);
 	update(srv->line, now);
 }
 

@@ -203,6 +203,17 @@ uint16_t sfo_server_port(const struct sfo_server *srv)
 }
 
 
+/** A UDP server given by an address (not a name): what the shell's ICMP
+ * probe socket and own OPTIONS checks serve */
+bool sfo_server_udp_addr(const struct sfo_server *srv)
+{
+	struct sa sa;
+
+	return !str_casecmp(srv->transport, "udp") &&
+		!sa_set_str(&sa, srv->host, sfo_server_port(srv));
+}
+
+
 /**
  * The delta-seconds at the start of a SIP header value ("120",
  * "120 (lunch)", "120;duration=60"). A number too big for 32 bits is

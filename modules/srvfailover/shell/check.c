@@ -80,21 +80,17 @@ int check_baresip(void)
 }
 
 
-static bool ours(const struct ua *ua)
-{
-	return shell_server_of_ua(ua) != NULL;
-}
-
-
+/* The server of ours whose account has this address of record */
 static const struct sfo_server *managed(const char *aor)
 {
 	struct le *le;
 
 	LIST_FOREACH(uag_list(), le) {
 		const struct ua *ua = le->data;
+		const struct sfo_server *srv = shell_server_of_ua(ua);
 
-		if (ours(ua) && !str_casecmp(aor, account_aor(ua_account(ua))))
-			return shell_server_of_ua(ua);
+		if (srv && !str_casecmp(aor, account_aor(ua_account(ua))))
+			return srv;
 	}
 
 	return NULL;
@@ -120,7 +116,7 @@ void check_rivals(void)
 		const char *aor = account_aor(ua_account(ua));
 		const struct sfo_server *srv;
 
-		if (ours(ua) || !(srv = managed(aor)))
+		if (shell_server_of_ua(ua) || !(srv = managed(aor)))
 			continue;
 
 		warning("srvfailover: %s is in baresip's accounts and is"

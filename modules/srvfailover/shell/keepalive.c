@@ -48,16 +48,6 @@ static void check_destructor(void *arg)
 }
 
 
-/** Does the module send this server's OPTIONS itself? */
-bool keepalive_own(const struct sfo_server *srv)
-{
-	struct sa sa;
-
-	return !str_casecmp(srv->transport, "udp") &&
-		!sa_set_str(&sa, srv->host, sfo_server_port(srv));
-}
-
-
 /* Until the core stops waiting for this check: it gave up, or moved on */
 static void retransmit(void *arg)
 {

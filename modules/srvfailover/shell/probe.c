@@ -84,19 +84,10 @@ static int probe_open(struct sfo_server *srv)
 }
 
 
-static bool wants_probe(const struct sfo_server *srv)
-{
-	struct sa sa;
-
-	return !str_casecmp(srv->transport, "udp") &&
-		!sa_set_str(&sa, srv->host, 5060);
-}
-
-
 /** A connected socket for a UDP server given by address */
 void probe_add(struct sfo_server *srv)
 {
-	if (wants_probe(srv) && probe_open(srv))
+	if (sfo_server_udp_addr(srv) && probe_open(srv))
 		warning("srvfailover: %s: no ICMP probe socket yet (no"
 			" address?): tried again with each request\n",
 			srv->uri);
@@ -133,7 +124,7 @@ void probe_ping(struct sfo_server *srv)
 	struct probe *p = probe_find(srv);
 	struct mbuf *mb;
 
-	if (!p && wants_probe(srv) && !probe_open(srv))
+	if (!p && sfo_server_udp_addr(srv) && !probe_open(srv))
 		p = probe_find(srv);
 
 	if (!p)

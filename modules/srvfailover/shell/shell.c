@@ -110,7 +110,6 @@ static int do_register(struct sfo_server *srv, void *arg)
 	if (err)
 		return err;
 
-	probe_ping(srv);
 	srv->challenge = 0;
 
 	/* a synchronous failure comes back as the return value */
@@ -167,7 +166,8 @@ static int do_options(struct sfo_server *srv, void *arg)
 
 	probe_ping(srv);
 
-	if (keepalive_own(srv))
+	/* the module's own, for a UDP server by address: keepalive.c */
+	if (sfo_server_udp_addr(srv))
 		return keepalive_send(srv);
 
 	return ua_options_send(srv->ua, srv->probe_uri, options_handler,

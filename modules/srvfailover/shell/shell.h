@@ -46,7 +46,6 @@ const struct sa *webconn_peer(const struct webconn *c);
 void webconn_close(void);
 
 /* keepalive.c */
-bool keepalive_own(const struct sfo_server *srv);
 int  keepalive_send(struct sfo_server *srv);
 void keepalive_remove(const struct sfo_server *srv);
 int  keepalive_init(void);
