@@ -50,6 +50,7 @@ enum sfo_req {
 	SFO_REQ_NONE = 0,
 	SFO_REQ_REGISTER,
 	SFO_REQ_OPTIONS,
+	SFO_REQ_UNREGISTER,        /* before registering a server again */
 };
 
 enum {
@@ -224,6 +225,7 @@ uint16_t sfo_server_port(const struct sfo_server *srv);
 bool sfo_server_udp_addr(const struct sfo_server *srv);
 uint32_t sfo_budget_ms(unsigned retries);
 uint32_t sfo_request_budget(const struct sfo_server *srv);
+unsigned sfo_check_retransmits(const struct sfo_server *srv);
 uint32_t sfo_backoff_ms(const struct sfo_line *line, unsigned fails,
 			uint32_t rnd);
 int  sfo_codes_parse(struct sfo_codes *codes, const struct pl *pl);
@@ -249,6 +251,7 @@ void sfo_call_failed(struct sfo_server *srv, uint16_t scode,
 void sfo_retry_after(struct sfo_server *srv, uint32_t secs);
 void sfo_refresh_sent(struct sfo_server *srv, uint64_t now);
 void sfo_binding_lost(struct sfo_server *srv, uint64_t now);
+void sfo_unregistered(struct sfo_server *srv, uint64_t now);
 uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);
 
 
@@ -290,6 +293,8 @@ enum sfo_state sfo_state_of(const struct sfo_line *line,
 int  sfo_quote_print(struct re_printf *pf, void *arg);
 bool sfo_user_valid(const struct pl *user, const char **why);
 int  sfo_address_check(const struct pl *text, const char **why);
+const char *sfo_hostport_split(const struct pl *hp, struct pl *host,
+			       struct pl *port);
 
 
 /* config.c */

@@ -297,6 +297,56 @@ static void test_every_state_change_reported_once(void **s)
 }
 
 
+/* A late un-REGISTER removed server 1's binding: the registration in use
+ * is withdrawn first, and the new REGISTER goes only once that is
+ * answered, so that the registrar cannot handle the withdrawal after
+ * it; the line stays on server 1 meanwhile */
+static void test_binding_lost_withdraws_then_registers(void **s)
+{
+	(void)s;
+	up("cisco", "");
+	clear();
+	sfo_binding_lost(srv(1), 1000);
+	assert_true(has("unreg 1"));
+	assert_false(has("reg 1"));
+	assert_true(reported("binding removed by a late un-REGISTER"));
+	assert_string_equal("Registered", state(1));
+	assert_ptr_equal(srv(1), line1()->working);
+
+	sfo_tick(line1(), 1100);
+	sfo_binding_lost(srv(1), 1100);
+	assert_false(has("reg 1"));
+	assert_int_equal(1, count("unreg 1"));
+
+	sfo_unregistered(srv(1), 1200);
+	assert_true(pos("unreg 1") < pos("reg 1"));
+	assert_int_equal(SFO_REQ_REGISTER, srv(1)->req);
+	ok(1, 1210);
+	assert_string_equal("Registered", state(1));
+	assert_int_equal(1, count("reg 1"));
+}
+
+
+/* ... and when the withdrawal is never answered, the REGISTER goes at
+ * the end of its budget, not later and not as a failure */
+static void test_binding_lost_unanswered_withdrawal(void **s)
+{
+	uint64_t t;
+	(void)s;
+	up("cisco", "");
+	sfo_binding_lost(srv(1), 1000);
+	t = srv(1)->req_deadline;
+	clear();
+	sfo_tick(line1(), t - 1);
+	assert_false(has("reg 1"));
+	sfo_tick(line1(), t);
+	assert_true(has("reg 1"));
+	assert_string_equal("Registered", state(1));
+	sfo_unregistered(srv(1), t + 5);
+	assert_int_equal(1, count("reg 1"));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +365,8 @@ int main(void)
 		T(test_mode_change_parallel_to_cisco_keeps_one),
 		T(test_mode_change_cisco_to_parallel_registers_all),
 		T(test_every_state_change_reported_once),
+		T(test_binding_lost_withdraws_then_registers),
+		T(test_binding_lost_unanswered_withdrawal),
 	};
 
 	return cmocka_run_group_tests_name("failback", tests, NULL, NULL);

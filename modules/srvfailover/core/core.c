@@ -172,21 +172,26 @@ static void await(struct sfo_server *srv, enum sfo_req req, uint64_t now)
 }
 
 
-static void send_register(struct sfo_server *srv, bool probe, uint64_t now)
+/* A REGISTER from a new register client of the UA */
+static void register_now(struct sfo_server *srv, uint64_t now)
 {
-	struct sfo_line *line = srv->line;
 	char text[64];
 	int err;
 
-	srv->reg = SFO_REG_PENDING;
 	await(srv, SFO_REQ_REGISTER, now);
-	srv->probing = probe;
-
-	err = line->ops->reg(srv, line->arg);
+	err = srv->line->ops->reg(srv, srv->line->arg);
 	if (err) {
 		re_snprintf(text, sizeof(text), "REGISTER not sent: %m", err);
 		fail(srv, 0, text, now);
 	}
+}
+
+
+static void send_register(struct sfo_server *srv, bool probe, uint64_t now)
+{
+	srv->reg = SFO_REG_PENDING;
+	srv->probing = probe;
+	register_now(srv, now);
 }
 
 
@@ -244,6 +249,11 @@ static void expire(struct sfo_line *line, uint64_t now)
 
 		if (srv->req == SFO_REQ_NONE || now < srv->req_deadline)
 			continue;
+
+		if (srv->req == SFO_REQ_UNREGISTER) {
+			register_now(srv, now);
+			continue;
+		}
 
 		/* a registered server may lose a few keep-alives */
 		if (srv->req == SFO_REQ_OPTIONS && srv->reg == SFO_REG_OK &&
@@ -631,14 +641,16 @@ void sfo_retry_after(struct sfo_server *srv, uint32_t secs)
  * The registrar dropped the binding of a registered server: an
  * un-REGISTER of an older registration (libre sends it when the request
  * it waited for ends, up to a minute after the server was given up)
- * arrived after the new REGISTER. Register again, as a refresh: the
- * server stays what it is meanwhile.
+ * arrived after the new REGISTER. Register again. A new register client
+ * un-REGISTERs the one in use first (libre does, when it is freed), and
+ * a registrar may handle that after the new REGISTER: so the old one is
+ * withdrawn first, and the REGISTER goes once that is answered
+ * (sfo_unregistered) or its budget is over. The server stays what it
+ * is meanwhile.
  */
 void sfo_binding_lost(struct sfo_server *srv, uint64_t now)
 {
 	struct sfo_line *line;
-	char text[64];
-	int err;
 
 	if (!srv || srv->reg != SFO_REG_OK || srv->req != SFO_REQ_NONE)
 		return;
@@ -648,14 +660,20 @@ void sfo_binding_lost(struct sfo_server *srv, uint64_t now)
 	       " un-REGISTER; registering again", line->user, srv->prio,
 	       srv->uri);
 
-	await(srv, SFO_REQ_REGISTER, now);
-	err = line->ops->reg(srv, line->arg);
-	if (err) {
-		re_snprintf(text, sizeof(text), "REGISTER not sent: %m", err);
-		fail(srv, 0, text, now);
-	}
-
+	await(srv, SFO_REQ_UNREGISTER, now);
+	unreg(srv);
 	update(line, now);
+}
+
+
+/** The registrar answered the un-REGISTER sfo_binding_lost() sent */
+void sfo_unregistered(struct sfo_server *srv, uint64_t now)
+{
+	if (!srv || srv->req != SFO_REQ_UNREGISTER)
+		return;
+
+	register_now(srv, now);
+	update(srv->line, now);
 }
 
 

@@ -134,9 +134,11 @@ static bool contact_expires(const struct sip_hdr *hdr,
 }
 
 
-/* The answer to a REGISTER. An expiry of 0 for a REGISTER, or one
- * that wraps libre's timer, would make libre re-REGISTER in a tight
- * loop: a failure, tried again on the back-off */
+/* The answer to a REGISTER: a late un-REGISTER's (the binding is
+ * gone), the one withdrawing the registration before the module
+ * registers again, or to the registration in use. An expiry of 0 for a
+ * REGISTER, or one that wraps libre's timer, would make libre
+ * re-REGISTER in a tight loop: a failure, tried again on the back-off */
 static void registered(const struct sip_msg *msg, const struct sa *peer)
 {
 	struct sfo_server *srv = server_of(msg, peer);
@@ -153,8 +155,15 @@ static void registered(const struct sip_msg *msg, const struct sa *peer)
 		return;
 	}
 
-	if (pl_strcmp(&msg->callid, srv->reg_callid) ||
-	    !sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
+	if (pl_strcmp(&msg->callid, srv->reg_callid))
+		return;
+
+	if (srv->req == SFO_REQ_UNREGISTER) {
+		sfo_unregistered(srv, shell_now());
+		return;
+	}
+
+	if (!sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
 			       &absurd))
 		return;
 
@@ -180,13 +189,15 @@ static bool stale(const struct sip_msg *msg)
  * stale nonce): the credentials just sent are wrong. libre would answer
  * again up to its loop limit (about 16 REGISTERs); failing it here,
  * before libre reads the answer, ends the register client first, and
- * libre lets it go. A refresh with an old nonce is challenged once. */
+ * libre lets it go. A refresh with an old nonce is challenged once.
+ * Only the registration in use counts, not an un-REGISTER. */
 static void challenged(const struct sip_msg *msg, const struct sa *peer)
 {
 	struct sfo_server *srv = server_of(msg, peer);
 	char text[80];
 
-	if (!srv)
+	if (!srv || srv->req == SFO_REQ_UNREGISTER ||
+	    pl_strcmp(&msg->callid, srv->reg_callid))
 		return;
 
 	if (srv->challenge != msg->scode || stale(msg)) {
