@@ -176,8 +176,9 @@ static void test_cisco_refused_registration_stays_failed(void **s)
 }
 
 
-/* A server that stays dead is checked 1, 2, then 4 intervals apart:
- * a minute of a dead server costs a few checks, not one every interval */
+/* A server that stays dead is checked 1, 2, then 4 intervals apart,
+ * each check sent twice at most: a minute of a dead server costs a few
+ * packets, not a check with all its retransmissions every interval */
 static void test_cisco_dead_server_checks_back_off(void **s)
 {
 	static const uint64_t gap[] = {30000, 60000, 120000, 120000};
@@ -185,6 +186,7 @@ static void test_cisco_dead_server_checks_back_off(void **s)
 	size_t i;
 	(void)s;
 	start_checked("", true, false, true);
+	assert_int_equal(3, sfo_check_retransmits(srv(1)));
 
 	for (i = 0; i < ARRAY_SIZE(gap); i++) {
 		assert_int_equal(t + gap[i], srv(2)->probe_at);
@@ -192,6 +194,7 @@ static void test_cisco_dead_server_checks_back_off(void **s)
 		clear();
 		sfo_tick(line1(), t);
 		assert_true(has("options 2"));
+		assert_int_equal(1, sfo_check_retransmits(srv(2)));
 		dead(2, t);
 	}
 
@@ -200,6 +203,7 @@ static void test_cisco_dead_server_checks_back_off(void **s)
 	alive(2, t);
 	assert_int_equal(0, srv(2)->dead_checks);
 	assert_int_equal(SFO_ALIVE_UP, srv(2)->alive);
+	assert_int_equal(3, sfo_check_retransmits(srv(2)));
 }
 
 

@@ -291,6 +291,17 @@ uint32_t sfo_request_budget(const struct sfo_server *srv)
 
 
 /**
+ * How often a check may be retransmitted: a server known dead is only
+ * asked whether it is back (once again, against a lost packet), and a
+ * check that goes unanswered changes nothing but waits for the next
+ */
+unsigned sfo_check_retransmits(const struct sfo_server *srv)
+{
+	return srv->alive == SFO_ALIVE_DOWN ? 1 : srv->retries;
+}
+
+
+/**
  * Registration back-off after consecutive failures (RFC 5626 4.5):
  * min(max, base * 2^(fails-1)), then a random 50..100 % of it
  */

@@ -8,8 +8,9 @@
  * libre's SIP socket (the registration's source port, so NAT bindings
  * stay), retransmitted on its own timer (T1 doubling, as RFC 3261 17.1.2)
  * only while the core waits for the answer, which is read by its Via
- * branch. TCP and TLS servers keep ua_options_send(): nothing is
- * retransmitted there, and a refused connection is reported at once.
+ * branch, and as often as the core says (a dead server: once). TCP and
+ * TLS servers keep ua_options_send(): nothing is retransmitted there,
+ * and a refused connection is reported at once.
  */
 #include <string.h>
 #include <re.h>
@@ -32,6 +33,7 @@ struct check {
 	struct sa dst;
 	char branch[24];
 	uint32_t wait;             /* ms to the next retransmission     */
+	unsigned left;             /* retransmissions left              */
 };
 
 static struct list checks;
@@ -59,8 +61,13 @@ static void retransmit(void *arg)
 		return;
 	}
 
-	c->mb->pos = 0;
-	(void)sip_send(uag_sip(), NULL, SIP_TRANSP_UDP, &c->dst, c->mb);
+	if (c->left) {
+		--c->left;
+		c->mb->pos = 0;
+		(void)sip_send(uag_sip(), NULL, SIP_TRANSP_UDP, &c->dst,
+			       c->mb);
+	}
+
 	c->wait = min(2 * c->wait, (uint32_t)T2_MS);
 	tmr_start(&c->tmr, c->wait, retransmit, c);
 }
@@ -113,6 +120,7 @@ int keepalive_send(struct sfo_server *srv)
 	c->srv = srv;
 	c->req_id = srv->req_id;
 	c->wait = SFO_T1_MS;
+	c->left = sfo_check_retransmits(srv);
 	tmr_init(&c->tmr);
 	c->mb = mbuf_alloc(512);
 	err = c->mb ? 0 : ENOMEM;
