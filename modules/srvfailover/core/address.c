@@ -168,38 +168,59 @@ static bool host_chars(const char *p, size_t l, bool v6)
 }
 
 
+/**
+ * Split "host[:port]" or "[v6][:port]": the host without brackets, and
+ * what follows it (":port", or empty)
+ *
+ * @return NULL, or what is wrong with the brackets or colons
+ */
+const char *sfo_hostport_split(const struct pl *hp, struct pl *host,
+			       struct pl *port)
+{
+	const char *c;
+
+	if (hp->l && hp->p[0] == '[') {
+		c = pl_strchr(hp, ']');
+		if (!c || c == hp->p + 1)
+			return "IPv6 address without its closing ']'";
+		host->p = hp->p + 1;
+		host->l = (size_t)(c - host->p);
+		port->p = c + 1;
+	}
+	else {
+		c = pl_strchr(hp, ':');
+		host->p = hp->p;
+		host->l = c ? (size_t)(c - hp->p) : hp->l;
+		port->p = hp->p + host->l;
+		if (c && memchr(c + 1, ':', hp->l - host->l - 1))
+			return "IPv6 address without brackets: write"
+				" [ADDRESS]";
+	}
+
+	port->l = hp->l - (size_t)(port->p - hp->p);
+
+	return NULL;
+}
+
+
 /* host[:port] or [v6][:port]: the port, if any, 1..65535 */
 static const char *hostport_check(const struct pl *hp)
 {
-	struct pl port = PL_INIT;
-	const char *c;
+	bool v6 = hp->l && hp->p[0] == '[';
+	struct pl host, port;
+	const char *why;
 	size_t i;
 
 	if (!hp->l)
 		return "no host";
 
-	if (hp->p[0] == '[') {
-		c = pl_strchr(hp, ']');
-		if (!c || c == hp->p + 1)
-			return "IPv6 address without its closing ']'";
-		if (!host_chars(hp->p + 1, (size_t)(c - hp->p) - 1, true))
-			return "not an IPv6 address inside the brackets";
-		port.p = c + 1;
-		port.l = hp->l - (size_t)(port.p - hp->p);
-	}
-	else {
-		c = pl_strchr(hp, ':');
-		if (c) {
-			port.p = c;
-			port.l = hp->l - (size_t)(c - hp->p);
-		}
-		if (c && memchr(c + 1, ':', port.l - 1))
-			return "IPv6 address without brackets: write"
-				" [ADDRESS]";
-		if (!host_chars(hp->p, c ? (size_t)(c - hp->p) : hp->l,
-				false))
-			return "the host is not a name or an address";
-	}
+	why = sfo_hostport_split(hp, &host, &port);
+	if (why)
+		return why;
+
+	if (!host_chars(host.p, host.l, v6))
+		return v6 ? "not an IPv6 address inside the brackets" :
+			"the host is not a name or an address";
 
 	if (!port.l)
 		return NULL;

@@ -36,25 +36,8 @@ static bool dial_host(const char *dial, struct pl *host, uint16_t *port)
 	hp.l = (size_t)(end - hp.p);
 
 	*port = 0;
-	if (hp.l && hp.p[0] == '[') {
-		/* [v6]:port */
-		const char *rb = pl_strchr(&hp, ']');
-
-		if (!rb)
-			return false;
-		host->p = hp.p + 1;
-		host->l = (size_t)(rb - hp.p) - 1;
-		p.p = rb + 1;
-		p.l = hp.l - (size_t)(p.p - hp.p);
-	}
-	else {
-		const char *colon = pl_strchr(&hp, ':');
-
-		host->p = hp.p;
-		host->l = colon ? (size_t)(colon - hp.p) : hp.l;
-		p.p = colon ? colon : hp.p + hp.l;
-		p.l = hp.l - host->l;
-	}
+	if (sfo_hostport_split(&hp, host, &p))
+		return false;
 
 	if (p.l > 1 && p.p[0] == ':') {
 		pl_advance(&p, 1);
