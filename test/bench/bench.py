@@ -728,9 +728,15 @@ FIGURES = [
 ]
 
 
-def target(kind, key):
-    """(text, check(median)) of the issue-5 target for a figure."""
+def target(kind, key, stock=None):
+    """(text, check(median)) of the issue-5 and issue-12 target for a
+    figure; stock: stock baresip's stats of the same figure."""
     silent = kind in B.SILENT
+    if key == "to_dead_per_min":
+        if not stock:
+            return ("", None)
+        lim = 2 * stock["median"]
+        return ("<= 2x stock (%.1f/min)" % lim, lambda v: v <= lim)
     if key == "switch":
         if silent:
             lim = BUDGET + 0.5
@@ -767,7 +773,7 @@ def aggregate(results, modes, kinds):
                 else None
             for mode in modes:
                 mst = stats([r["figures"][mode].get(key) for r in runs])
-                ttext, check = target(kind, key)
+                ttext, check = target(kind, key, sst)
                 verdict = ""
                 if check and mst:
                     verdict = "ok" if check(mst["median"]) else "MISS"
@@ -873,13 +879,14 @@ def write_summary(rows, modes, kinds, path, header):
     out = [header, "",
            "| failure | mode | detect | registered elsewhere "
            "(after the request that met it) | dial -> 180 via backup | "
-           "fail-back | SIP msgs/min idle: all up / server 1 failed |",
-           "|---|---|---|---|---|---|---|"]
+           "fail-back | SIP msgs/min idle: all up / server 1 failed | "
+           "of those, to server 1 |",
+           "|---|---|---|---|---|---|---|---|"]
     for kind in kinds:
         for mode in modes:
-            d, sw, di, fb, up, dead = (get(kind, mode, k) for k in (
+            d, sw, di, fb, up, dead, to1 = (get(kind, mode, k) for k in (
                 "detect", "switch", "dial", "failback", "idle_per_min",
-                "dead_per_min"))
+                "dead_per_min", "to_dead_per_min"))
             if not d:
                 continue
 
@@ -887,20 +894,22 @@ def write_summary(rows, modes, kinds, path, header):
                 return "%s (stock %s)" % (med(r["module"], unit),
                                           med(r["stock"], unit))
 
-            def tgt(r):
+            def tgt(r, unit="s"):
                 if not r["verdict"]:
-                    return med(r["module"])
-                return "%s %s %s" % (med(r["module"]), r["verdict"],
+                    return med(r["module"], unit)
+                return "%s %s %s" % (med(r["module"], unit), r["verdict"],
                                      r["target"].split(" (")[0])
             out.append("| %s | %s | %s | %s | %s | %s | %s / %s (stock "
-                       "%s / %s) |" % (
+                       "%s / %s) | %s (stock %s) |" % (
                            B.KINDS[kind][0] if mode == modes[0] else "",
                            mode, both(d), tgt(sw),
                            "%s (stock %s)" % (tgt(di), med(di["stock"])),
                            both(fb), med(up["module"], "/min"),
                            med(dead["module"], "/min"),
                            med(up["stock"], "/min"),
-                           med(dead["stock"], "/min")))
+                           med(dead["stock"], "/min"),
+                           tgt(to1, "/min") if to1 else "-",
+                           med(to1["stock"], "/min") if to1 else "-"))
     crow = [r for r in rows if r["section"] == "cost"]
     if crow:
         out += ["", "| lines x 3 servers | VmRSS module / stock (KiB) | "
