@@ -110,6 +110,8 @@ struct sfo_server {
 	unsigned good;             /* consecutive good answers          */
 	unsigned lost;             /* keep-alives lost in a row         */
 	unsigned dead_checks;      /* checks failed while already down  */
+	bool silent;               /* its last failure drew no SIP answer
+				      (no answer, ICMP, transport)      */
 	unsigned calls;
 
 	/* what is shown */

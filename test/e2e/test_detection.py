@@ -116,33 +116,46 @@ def test_cisco_failback_never_stays_on_backup(lab):
     wait_status(b, "working 1 once 2 fails", registered_on("cisco", 1), 25)
 
 
-def test_parallel_dead_server_register_backoff(lab):
-    # sfo_retry_base=2, sfo_retry_max=8: waits of 50..100 % of 2, 4, 8,
-    # 8, ... s between attempts; never a REGISTER storm
+def first_sends(msgs, method, dst, since, unregister=False):
+    """Time of the first send of each transaction (Call-ID, CSeq) of
+    method from the phone to dst since `since`, and all its packets."""
+    sent = [m for m in L.requests(msgs, method, src=L.PHONE, dst=dst)
+            if m.t >= since and m.is_unregister == unregister]
+    first = {}
+    for m in sent:
+        first.setdefault((m.call_id, m.cseq), m.t)
+    return sorted(first.values()), sent
+
+
+def test_parallel_dead_server_checked_not_registered(lab):
+    """Server 1 killed (ICMP) in parallel mode: for 20 s it gets no new
+    REGISTER (at most the one that met the failure: libre retransmits
+    a REGISTER for 32 s whatever the module decides), only OPTIONS
+    checks, 2, 4, then 8 s apart (sfo_probe_interval=2), each sent twice
+    at most. Started again, it is registered at its next check."""
     b, kams = start(lab, "parallel")
     wait_steady(b, "parallel")
     t = time.time()
     kams[S1].kill()
     time.sleep(20)
-    regs = [m for m in L.requests(lab.wire(), "REGISTER", src=L.PHONE,
-                                  dst=S1)
-            if m.t >= t and not m.is_unregister]
-    first = {}
-    for m in regs:  # an attempt is a transaction: Call-ID + CSeq
-        first.setdefault((m.call_id, m.cseq), m.t)
-    attempts = sorted(first.values())
-    gaps = [round(b_ - a, 1) for a, b_ in zip(attempts, attempts[1:])]
-    print("REGISTER attempts to dead %s in 20 s: %d, gaps %s, %d packets"
-          % (S1, len(attempts), gaps, len(regs)))
-    assert 2 <= len(attempts) <= 8, \
-        "%d REGISTER attempts in 20 s (gaps %s)" % (len(attempts), gaps)
-    assert max(gaps) >= 3.5, "no back-off: gaps %s" % gaps
-    # libre 1.1.0 cannot cancel a client transaction: one the module gave
-    # up on retransmits on its UDP schedule until 64*T1 (at most 11 sends).
-    # The module bounds the attempts, not the retransmissions of each.
-    assert len(regs) <= 11 * len(attempts), (
-        "%d REGISTER packets for %d attempts (gaps %s)" % (
-            len(regs), len(attempts), gaps))
+    msgs = lab.wire()
+    regs, _ = first_sends(msgs, "REGISTER", S1, t)
+    checks, opts = first_sends(msgs, "OPTIONS", S1, t)
+    gaps = [round(b_ - a, 1) for a, b_ in zip(checks, checks[1:])]
+    print("to dead %s in 20 s: %d REGISTER transactions, %d checks "
+          "(gaps %s), %d OPTIONS packets" % (S1, len(regs), len(checks),
+                                             gaps, len(opts)))
+    assert len(regs) <= 1, "%d REGISTER transactions to dead %s:\n%s" % (
+        len(regs), S1, L.summary([m for m in L.requests(
+            msgs, "REGISTER", src=L.PHONE, dst=S1) if m.t >= t]))
+    assert 2 <= len(checks) <= 7, "%d checks in 20 s (gaps %s)" % (
+        len(checks), gaps)
+    assert gaps[-1] >= 3.5, "checks not backing off: gaps %s" % gaps
+    assert len(opts) <= 2 * len(checks) + 3, \
+        "%d OPTIONS packets for %d checks" % (len(opts), len(checks))
+    kams[S1].start()
+    wait_status(b, "server 1 registered again", registered_on("parallel", 1),
+                12)
 
 
 def test_cisco_503_retry_after_keeps_server_out(lab):

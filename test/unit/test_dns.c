@@ -160,11 +160,19 @@ static void test_dns_parallel_registers_one_target_and_fallback(void **s)
 	sfo_registered(nth(2), 200, "200 OK", 110);
 	assert_string_equal("Registered*", st(2));
 
-	/* the primary again, after its back-off: the secondary goes */
+	/* the primary did not answer: it is checked before its next
+	 * REGISTER; once it answers (its back-off over), the secondary
+	 * goes */
 	clear();
 	sfo_tick(line1(), nth(1)->retry_at);
+	assert_false(has("reg 1"));
+	assert_true(nth(1)->probe_at >= nth(1)->retry_at);
+	sfo_tick(line1(), nth(1)->probe_at);
+	assert_true(has("options 1"));
+	sfo_options_answer(nth(1), nth(1)->req_id, 200, "200 OK",
+			   nth(1)->probe_at + 5);
 	assert_true(has("reg 1"));
-	sfo_registered(nth(1), 200, "200 OK", nth(1)->retry_at + 5);
+	sfo_registered(nth(1), 200, "200 OK", nth(1)->probe_at + 10);
 	assert_true(has("unreg 2"));
 	assert_string_equal("Registered*", st(1));
 }

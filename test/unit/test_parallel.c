@@ -88,6 +88,42 @@ static void test_parallel_failed_server_retried_after_backoff(void **s)
 }
 
 
+/* A server that did not answer at all (no answer, ICMP, transport) gets
+ * OPTIONS checks, which the module can stop, and a REGISTER only once
+ * it answers: never a REGISTER libre would retransmit to it for 32 s */
+static void test_parallel_silent_server_checked_before_register(void **s)
+{
+	uint64_t t;
+	(void)s;
+	load(THREE("parallel", ""));
+	sfo_start(line1(), 0);
+	ok(2, 10);
+	ok(3, 10);
+	sfo_reg_failed(srv(1), 0, "no answer after 3 retransmissions", 1000);
+	assert_string_equal("Registration failed", state(1));
+
+	clear();
+	sfo_tick(line1(), srv(1)->retry_at);
+	assert_false(has("reg 1"));
+
+	/* still dead: checked less often, no REGISTER */
+	t = srv(1)->probe_at;
+	sfo_tick(line1(), t);
+	assert_true(has("options 1"));
+	dead(1, t + 5);
+	assert_int_equal(t + 5 + 2 * 30000, srv(1)->probe_at);
+	assert_false(has("reg 1"));
+
+	/* it answers: REGISTER at once, its back-off being over */
+	t = srv(1)->probe_at;
+	sfo_tick(line1(), t);
+	alive(1, t + 5);
+	assert_true(has("reg 1"));
+	ok(1, t + 10);
+	assert_string_equal("Registered*", state(1));
+}
+
+
 static void test_parallel_fails_back_when_main_registers_again(void **s)
 {
 	(void)s;
@@ -162,6 +198,7 @@ int main(void)
 		T(test_parallel_higher_server_answering_late_becomes_working),
 		T(test_parallel_working_moves_to_next_when_main_fails_503),
 		T(test_parallel_failed_server_retried_after_backoff),
+		T(test_parallel_silent_server_checked_before_register),
 		T(test_parallel_fails_back_when_main_registers_again),
 		T(test_parallel_transport_error_fails_server),
 		T(test_parallel_no_answer_within_budget_fails_server),

@@ -113,6 +113,42 @@ static void test_sequential_failed_probe_keeps_backup(void **s)
 }
 
 
+/* A higher server that did not answer at all is asked with OPTIONS at
+ * the fallback interval (no back-off: the interval is the user's), and
+ * REGISTER-probed as soon as it answers; one that answered 503 keeps
+ * its REGISTER probes (above) */
+static void test_sequential_silent_higher_checked_then_probed(void **s)
+{
+	uint64_t t;
+	unsigned i;
+	(void)s;
+	load(THREE("sequential", ";sfo_fallback_interval=120"
+		   ";sfo_probe_interval=86400"));
+	sfo_start(line1(), 0);
+	sfo_reg_failed(srv(1), 0, "Connection refused (ICMP)", 10);
+	ok(2, 20);
+
+	t = 10 + 120000;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(t, srv(1)->probe_at);
+		clear();
+		sfo_tick(line1(), t);
+		assert_true(has("options 1"));
+		assert_false(has("reg 1"));
+		dead(1, t);
+		t += 120000;
+	}
+
+	clear();
+	sfo_tick(line1(), t);
+	alive(1, t + 5);
+	assert_true(has("reg 1"));
+	ok(1, t + 10);
+	assert_ptr_equal(srv(1), line1()->working);
+	assert_true(has("unreg 2"));
+}
+
+
 static void test_sequential_all_down_retries_with_growing_waits(void **s)
 {
 	uint64_t t = 0, prev = 0;
@@ -154,6 +190,7 @@ int main(void)
 		T(test_sequential_probes_higher_at_fallback_interval),
 		T(test_sequential_fails_back_when_primary_answers),
 		T(test_sequential_failed_probe_keeps_backup),
+		T(test_sequential_silent_higher_checked_then_probed),
 		T(test_sequential_all_down_retries_with_growing_waits),
 	};
 

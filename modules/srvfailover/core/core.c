@@ -125,10 +125,12 @@ static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
 	srv->lost = 0;
 
 	/* a server that stays dead is checked (OPTIONS) less and less
-	 * often; REGISTER probes keep the fallback interval */
-	if (srv->req == SFO_REQ_OPTIONS && srv->alive == SFO_ALIVE_DOWN)
+	 * often; sequential probes keep the fallback interval */
+	if (srv->req == SFO_REQ_OPTIONS && srv->alive == SFO_ALIVE_DOWN &&
+	    line->mode != SFO_SEQUENTIAL)
 		++srv->dead_checks;
 	srv->alive = SFO_ALIVE_DOWN;
+	srv->silent = !scode;
 	srv->req = SFO_REQ_NONE;
 	srv->probing = false;
 	srv->probe_at = now + (interval_ms(line) <<
@@ -231,7 +233,8 @@ static void act(struct sfo_line *line, struct sfo_server *srv, uint64_t now)
 	}
 	else if (sfo_probe_due(line, srv, now)) {
 
-		if (line->mode == SFO_SEQUENTIAL && srv->reg != SFO_REG_OK)
+		if (line->mode == SFO_SEQUENTIAL && srv->reg != SFO_REG_OK &&
+		    !srv->silent)
 			send_register(srv, true, now);
 		else
 			send_options(srv, now);
@@ -543,6 +546,7 @@ void sfo_registered(struct sfo_server *srv, uint16_t scode,
 	srv->reg = SFO_REG_OK;
 	srv->refused = false;
 	srv->alive = SFO_ALIVE_UP;
+	srv->silent = false;
 	srv->dead_checks = 0;
 	srv->reg_fails = 0;
 	srv->retry_at = 0;
@@ -590,7 +594,8 @@ void sfo_options_answer(struct sfo_server *srv, unsigned req_id,
 			set_text(srv, scode, text);
 		srv->req = SFO_REQ_NONE;
 		srv->alive = SFO_ALIVE_UP;
-	srv->dead_checks = 0;
+		srv->silent = false;
+		srv->dead_checks = 0;
 		srv->lost = 0;
 		++srv->good;
 		srv->probe_at = next_check(srv, now);

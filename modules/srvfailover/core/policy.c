@@ -231,6 +231,12 @@ bool sfo_register_due(const struct sfo_line *line,
 	if (s->reg != SFO_REG_IDLE && s->reg != SFO_REG_FAILED)
 		return false;
 
+	/* one that did not answer at all is asked first (an OPTIONS the
+	 * module can stop), not sent a REGISTER libre retransmits for 32 s
+	 * whatever the module decides */
+	if (s->silent)
+		return false;
+
 	return now >= s->retry_at;
 }
 
@@ -249,7 +255,7 @@ bool sfo_probe_due(const struct sfo_line *line,
 		return !line->ka_register && now >= s->probe_at;
 
 	if (sfo_wants_registered(line, s))
-		return false;
+		return s->silent && now >= s->probe_at;
 
 	switch (line->mode) {
 
