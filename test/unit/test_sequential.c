@@ -149,6 +149,44 @@ static void test_sequential_silent_higher_checked_then_probed(void **s)
 }
 
 
+/* All servers silent: each is checked at the fallback interval, however
+ * fast its checks fail (ICMP), never in a loop; the first that answers
+ * is registered */
+static void test_sequential_all_silent_checked_at_fallback_interval(void **s)
+{
+	uint64_t t = 60000;
+	unsigned i;
+	(void)s;
+	load(THREE("sequential", ";sfo_fallback_interval=60"));
+	sfo_start(line1(), 0);
+	sfo_reg_failed(srv(1), 0, "Connection refused (ICMP)", 0);
+	sfo_reg_failed(srv(2), 0, "Connection refused (ICMP)", 0);
+	sfo_reg_failed(srv(3), 0, "Connection refused (ICMP)", 0);
+	assert_null(line1()->working);
+
+	for (i = 0; i < 3; i++) {
+		clear();
+		sfo_tick(line1(), t - 1);
+		assert_false(has("options 1"));
+		sfo_tick(line1(), t);
+		assert_true(has("options 3"));
+		dead(1, t);
+		dead(2, t);
+		dead(3, t);
+		assert_int_equal(1, count("options 1"));
+		assert_false(has("reg 1"));
+		assert_int_equal(t + 60000, srv(1)->probe_at);
+		t += 60000;
+	}
+
+	clear();
+	sfo_tick(line1(), t);
+	alive(2, t + 5);
+	assert_true(has("reg 2"));
+	assert_false(has("reg 1"));
+}
+
+
 static void test_sequential_all_down_retries_with_growing_waits(void **s)
 {
 	uint64_t t = 0, prev = 0;
@@ -192,6 +230,7 @@ int main(void)
 		T(test_sequential_failed_probe_keeps_backup),
 		T(test_sequential_silent_higher_checked_then_probed),
 		T(test_sequential_all_down_retries_with_growing_waits),
+		T(test_sequential_all_silent_checked_at_fallback_interval),
 	};
 
 	return cmocka_run_group_tests_name("sequential", tests, NULL, NULL);

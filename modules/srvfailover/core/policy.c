@@ -263,9 +263,12 @@ bool sfo_probe_due(const struct sfo_line *line,
 		return now >= s->probe_at;
 
 	case SFO_SEQUENTIAL:
-		/* all down: retry every server on the back-off */
+		/* all down: retry every server on the back-off; check one
+		 * that did not answer at the fallback interval too (its
+		 * failed checks do not move the back-off) */
 		if (!t)
-			return !waiting(line) && now >= s->retry_at;
+			return !waiting(line) && now >= s->retry_at &&
+				(!s->silent || now >= s->probe_at);
 
 		if (s->order > t->order || line->fb == SFO_FB_NEVER)
 			return false;
