@@ -24,5 +24,12 @@ def test_faults_all_servers_down_then_back_recovers(lab):
     F.all_down_run(lab, "cisco", down=12)
 
 
+def test_faults_all_servers_down_sequential_no_check_storm(lab):
+    """Sequential mode, every server killed (ICMP: each check fails at
+    once): checked at the fallback interval, not in a loop"""
+    F.all_down_run(lab, "sequential", down=12)
+
+
 test_faults_garbage_servers_crash_nothing.timeout = 60
 test_faults_all_servers_down_then_back_recovers.timeout = 60
+test_faults_all_servers_down_sequential_no_check_storm.timeout = 60

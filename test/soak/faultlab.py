@@ -154,12 +154,12 @@ def describe_error(error, frames=25):
 # REGISTER transactions on the wire
 
 
-def transactions(msgs, dst, src=L.PHONE):
-    """REGISTER transactions baresip sent to dst, retransmissions
-    collapsed, in time order: [{"t", "unreg", "final" (code or None),
-    "t_final"}]."""
+def transactions(msgs, dst, src=L.PHONE, method="REGISTER"):
+    """Transactions of method (REGISTER) baresip sent to dst,
+    retransmissions collapsed, in time order: [{"t", "unreg", "final"
+    (code or None), "t_final"}]."""
     out, seen = [], {}
-    for m in L.requests(msgs, "REGISTER", src=src, dst=dst):
+    for m in L.requests(msgs, method, src=src, dst=dst):
         key = (m.call_id, m.cseq)
         if key in seen:
             continue
@@ -402,20 +402,29 @@ def all_down_run(lab, mode, down, retry_max=8, probe=2):
     note("%s: after %ds down: %s" % (mode, down, common.describe(st)))
     # the wire: REGISTERs while all were down, against the back-off
     msgs = lab.wire()
-    rate, viol = {}, []
+    rate, viol, checks = {}, [], {}
     for ip in common.SERVERS:
         trs = [tr for tr in transactions(msgs, ip)
                if t_kill <= tr["t"] <= t_end and not tr["unreg"]]
         rate[ip] = len(trs)
         viol += backoff_violations(trs, 2, retry_max)
+        checks[ip] = len([tr for tr in transactions(msgs, ip,
+                                                    method="OPTIONS")
+                          if t_kill <= tr["t"] <= t_end])
     # after the ramp 1, 2, 4, ... s: at most one per retry_max / 2
     limit = int(down / (retry_max / 2.0)) + 4
     note("%s: REGISTER transactions per server while all down %ds: %s "
          "(bound %d: one per sfo_retry_max/2 after the ramp)" % (
              mode, down, rate, limit))
+    # a check at most every probe interval (sequential: fallback, 5 s)
+    check_limit = int(down / probe) + 2
+    note("%s: OPTIONS checks per server while all down: %s (bound %d)" % (
+        mode, checks, check_limit))
     assert not viol, "back-off not kept while all down:\n" + "\n".join(
         viol[:10])
     assert max(rate.values()) <= limit, "REGISTER storm while all down"
+    assert max(checks.values()) <= check_limit, "OPTIONS storm while " \
+        "all down: %s" % checks
     t_up = time.time()
     for k in kams.values():
         k.start()
