@@ -234,8 +234,15 @@ class Proc:
         self.kill()
 
     def stop(self):
-        """SIGSTOP every pid (a hung server)."""
-        signal_pids(self.pids(), signal.SIGSTOP)
+        """SIGSTOP every pid (a hung server), and wait until each is
+        stopped: the signal is delivered when the process next runs,
+        which on a busy machine is not at once."""
+        pids = self.pids()
+        signal_pids(pids, signal.SIGSTOP)
+        end = time.time() + 5
+        while time.time() < end and not all(
+                (_proc_stat(p) or ("T",))[0] in "Tt" for p in pids):
+            time.sleep(0.01)
 
     def cont(self):
         signal_pids(self.pids(), signal.SIGCONT)
