@@ -733,7 +733,9 @@ def target(kind, key, stock=None):
     figure; stock: stock baresip's stats of the same figure."""
     silent = kind in B.SILENT
     if key == "to_dead_per_min":
-        if not stock:
+        # a server answering 503 is not dead: what it gets follows the
+        # configured back-off (2 s here, stock's is 30 s)
+        if not stock or kind == "503":
             return ("", None)
         lim = 2 * stock["median"]
         return ("<= 2x stock (%.1f/min)" % lim, lambda v: v <= lim)
