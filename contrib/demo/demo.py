@@ -4,6 +4,7 @@ Uses the end-to-end lab (test/e2e/lab.py) for the servers and baresip.
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -68,8 +69,8 @@ def main(module):
         text = config("cisco")
         say("== starting baresip with srvfailover, cisco mode; its "
             "srvfailover file:")
-        for line in text.splitlines():
-            say("   " + line)
+        for line in text.splitlines():  # never a password on screen
+            say("   " + re.sub(r"(auth_pass=)[^;]*", r"\1********", line))
         b = lab.baresip(module, srvfailover=text)
         threading.Thread(target=follow, args=(b, stop), daemon=True).start()
         ok &= wait(b, "registered on the main server", lambda l:

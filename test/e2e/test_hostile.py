@@ -4,11 +4,13 @@ name, and no call through a line without a usable server."""
 
 import http.client
 import json
+import os
+import subprocess
 import time
 
 import lab as L
-from common import SERVERS, USER, config, start, states_are, wait_status, \
-    wait_steady
+from common import PW, SERVERS, USER, WRONG_PW, config, start, \
+    states_are, wait_status, wait_steady
 
 S1, S2, S3 = SERVERS
 MARK = "Mark3r-pw"  # the password of every line below: never printed
@@ -96,3 +98,21 @@ def test_dial_without_a_usable_server_is_refused(lab):
     time.sleep(1)
     inv = [m for m in L.requests(lab.wire(), "INVITE") if m.t >= t]
     assert not inv, "INVITEs sent:\n%s" % L.summary(inv)
+
+
+def test_demo_prints_no_password(lab):
+    """make demo shows the srvfailover file it runs with, passwords
+    masked, and goes to its end"""
+    r = subprocess.run([os.path.join(L.TOP, "contrib", "demo", "demo.sh"),
+                        lab.module], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=150)
+    out = r.stdout.decode("utf-8", "replace")
+    for pw in (PW, WRONG_PW):
+        assert pw not in out, "the demo printed a lab password (line %d)" \
+            % out[:out.index(pw)].count("\n")
+    assert "auth_pass=********" in out and "== demo done" in out, \
+        "demo (exit %d), last lines:\n%s" % (
+            r.returncode, "\n".join(out.splitlines()[-10:]))
+
+
+test_demo_prints_no_password.timeout = 180
