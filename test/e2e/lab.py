@@ -180,6 +180,8 @@ def kill_tree(pid, sig=signal.SIGKILL, timeout=5):
 class Proc:
     """A process this lab started: a Popen with a name and a log file."""
 
+    stdin = subprocess.DEVNULL   # what the process reads (Twinkle: a pipe)
+
     def __init__(self, lab, name, argv, log, cwd=None, env=None):
         self.lab, self.name, self.argv, self.log = lab, name, argv, log
         # in the lab dir: a core dump lands there, not in the source tree
@@ -189,7 +191,7 @@ class Proc:
     def start(self):
         logf = open(self.log, "ab")
         self.popen = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=logf,
+            self.argv, stdin=self.stdin, stdout=logf,
             stderr=subprocess.STDOUT, cwd=self.cwd, env=self.env,
             preexec_fn=_die_with_parent)
         logf.close()
@@ -531,14 +533,10 @@ class Twinkle(Proc):
                          env={"HOME": self.home, "PATH": "/usr/bin:/bin",
                               "LANG": "C.UTF-8"})
 
+    stdin = subprocess.PIPE
+
     def start(self, timeout=15):
-        logf = open(self.log, "ab")
-        self.popen = subprocess.Popen(
-            self.argv, stdin=subprocess.PIPE, stdout=logf,
-            stderr=subprocess.STDOUT, cwd=self.cwd, env=self.env,
-            preexec_fn=_die_with_parent)
-        logf.close()
-        self.lab._track(self)
+        super().start()
         wait_for(lambda: (not self.running()) or (
             bound("0.0.0.0", self.port, "udp") and
             "Twinkle>" in self.log_text()),

@@ -165,19 +165,29 @@ def invite_sequence(lab, t):
     return [(m.dst, bool(m.header("proxy-authorization"))) for m in inv], inv
 
 
+def dial_after_407(lab, then, timeout, what, **kw):
+    """Cisco, digest auth everywhere; server 1 answers an INVITE with 100
+    Trying and 407, and the authenticated one as `then` (a kamailio
+    define). Dials 200 and waits for the call: (baresip, the established
+    event, the time of the dial, invite_sequence())."""
+    text = config(line_params=QUIET, server_params=AUTH)
+    b, kams = start(lab, srvfailover=text, auth=PW,
+                    defines={S1: ["TRYING_407", then]}, **kw)
+    wait_steady(b, "cisco")
+    t = time.time()
+    b.command("dial 200")
+    est = wait_call(lab, b, t, timeout, what)
+    return (b, est, t) + invite_sequence(lab, t)
+
+
 def test_trying_before_407_then_503_fails_over(lab):
     """Server 1 answers an INVITE with 100 Trying and 407 (FreeSWITCH),
     and the authenticated INVITE (a new transaction) with 503: the call is
     placed again through server 2 (challenged too) and connects there;
     twinkle, another SIP client, answers it."""
-    text = config(line_params=QUIET, server_params=AUTH)
-    b, kams = start(lab, srvfailover=text, auth=PW, uas="twinkle",
-                    defines={S1: ["TRYING_407", "INVITE_503"]})
-    wait_steady(b, "cisco")
-    t = time.time()
-    b.command("dial 200")
-    est = wait_call(lab, b, t, 10, "100+407 then 503 on server 1")
-    seq, inv = invite_sequence(lab, t)
+    b, est, t, seq, inv = dial_after_407(
+        lab, "INVITE_503", 10, "100+407 then 503 on server 1",
+        uas="twinkle")
     assert seq == [(S1, False), (S1, True), (S2, False), (S2, True)], \
         "INVITE transactions (server, authenticated): %s" % seq
     r = L.final_response(lab.wire(), inv[1])
@@ -197,14 +207,8 @@ def test_trying_before_407_then_silence_fails_over_within_budget(lab):
     answers the authenticated INVITE: that INVITE gets its own budget
     (3 retransmissions, 3.5 s) and the call goes through server 2, not
     after libre's 32 s (the 100 belonged to the first transaction)."""
-    text = config(line_params=QUIET, server_params=AUTH)
-    b, kams = start(lab, srvfailover=text, auth=PW,
-                    defines={S1: ["TRYING_407", "INVITE_DROP_AUTHED"]})
-    wait_steady(b, "cisco")
-    t = time.time()
-    b.command("dial 200")
-    est = wait_call(lab, b, t, 9, "100+407 then silence on server 1")
-    seq, inv = invite_sequence(lab, t)
+    b, est, t, seq, inv = dial_after_407(
+        lab, "INVITE_DROP_AUTHED", 9, "100+407 then silence on server 1")
     assert seq[:3] == [(S1, False), (S1, True), (S2, False)], \
         "INVITE transactions (server, authenticated): %s" % seq
     gap = inv[2].t - inv[1].t
