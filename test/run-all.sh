@@ -2,21 +2,29 @@
 # Runs every suite for both baresips the module is built for: this
 # machine's (Debian bookworm, baresip 1.0.0) and Debian trixie's
 # (baresip 1.1.0, in the trixie test system test/debian/root.sh makes and
-# reuses; the module is built inside it). For each: the cmocka unit tests, the
-# symbol check against that /usr/bin/baresip and the end-to-end
+# reuses; the module is built inside it). For each: the cmocka unit tests,
+# the symbol check against that /usr/bin/baresip and the end-to-end
 # scenarios. Ends with one line "N passed, N failed" over all of them.
 #
-#   test/run-all.sh              (make test runs it after building)
-#   test/run-all.sh --in-root    (itself, inside `root.sh enter trixie test`)
+#   test/run-all.sh [-j N] [NAME...]    (make test runs it after building)
+#
+# What overlaps: the trixie system is prepared, the module built and its
+# unit tests run in the background while bookworm's unit tests and the
+# end-to-end tests of both run (one pool of N tests at once, test/e2e/run;
+# trixie's tests start once its build is ready). NAME: end-to-end tests
+# to run (every suite's other tests still run), e.g. test_cisco_startup.
 set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$(dirname "$0")/.."
+top=$(pwd)
 host=$top/srvfailover.so
 trixie_build=build/baresip-1.1.0
 trixie=$top/$trixie_build/srvfailover.so
+root_sh=$top/test/debian/root.sh
 pass=0
 fail=0
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+work=$(mktemp -d /tmp/sfo-run-all.XXXXXX)
+log=$work/log
+trap 'rm -rf "$work"' EXIT
 
 add() {  # add the counts of one suite: add PASSED FAILED
 	pass=$((pass + $1))
@@ -53,54 +61,53 @@ units() {  # units NAME UNIT_DIR [RUN_PREFIX...]
 	done
 }
 
-suite() {  # suite NAME MODULE VERSION OTHER_MODULE
+symbols() {  # symbols NAME MODULE VERSION
 	"$top/test/check_symbols.sh" "$2" "$3" >"$log" 2>&1
 	sed "s/^/$1 /" "$log"
-	set -- "$@" $(counts) 0 1
-	add "$5" "$6"
-
-	echo "end-to-end, $1 (baresip $3):"
-	SFO_OTHER_MODULE=$4 "$top/test/e2e/run" --module "$2" 2>&1 |
-		tee "$log"
 	set -- $(counts) 0 1
 	add "$1" "$2"
 }
 
-total() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
+# In the background, output and counts in $work/trixie*; $work/ready
+# says "ok" once trixie's build is there, or why there is none
+trixie_side() {
+	log=$work/trixie.log
+	if ! root=$("$root_sh" prepare trixie test 2>"$log") ||
+	   ! "$root_sh" enter trixie test chroot "$root" \
+		make --no-print-directory -C "$top" all unit \
+			MODULE=$trixie_build/srvfailover.so >>"$log" 2>&1; then
+		cat "$log"
+		echo "no trixie system or no build in it" >"$work/ready.new"
+		mv "$work/ready.new" "$work/ready"
+		echo "0 0" >"$work/trixie.counts"
+		return
+	fi
+	echo ok >"$work/ready.new"
+	mv "$work/ready.new" "$work/ready"
+	units trixie "$top/$trixie_build" "$root_sh" run trixie test
+	SFO_BARESIP_ROOT=$root symbols trixie "$trixie" 1.1.0
+	echo "$pass $fail" >"$work/trixie.counts"
 }
 
-if [ "${1:-}" = --in-root ]; then
-	units trixie "$top/$trixie_build" chroot "$SFO_ROOT" \
-		env --chdir="$top"
-	export SFO_BARESIP_ROOT="$SFO_ROOT"
-	suite trixie "$trixie" 1.1.0 "$host"
-	total
-fi
-
-# The trixie build first: each suite loads the other's build too
-echo "trixie: preparing the system and building the module in it"
-if ! root=$("$top/test/debian/root.sh" prepare trixie test) ||
-   ! "$top/test/debian/root.sh" enter trixie test chroot "$root" \
-	make --no-print-directory -C "$top" all unit \
-		MODULE=$trixie_build/srvfailover.so >"$log" 2>&1; then
-	cat "$log"
-	echo "FAIL trixie: no trixie system or no build in it: its" \
-	     "tests did not run"
-	add 0 1
-	trixie=
-fi
+# a build of an earlier run must not pass for this one's
+rm -f "$trixie"
+echo "trixie: preparing the system and building the module in it" \
+     "(in the background)"
+trixie_side >"$work/trixie.out" 2>&1 &
 
 units bookworm "$top/build/baresip-1.0.0"
-suite bookworm "$host" 1.0.0 "$trixie"
+symbols bookworm "$host" 1.0.0
 
-if [ -n "$trixie" ]; then
-	"$top/test/debian/root.sh" enter trixie test "$0" --in-root 2>&1 |
-		tee "$log"
-	set -- $(counts) 0 1
-	add "$1" "$2"
-fi
+"$top/test/e2e/run" "$@" --target "name=bookworm,module=$host" \
+	--target "name=trixie,module=$trixie,system=trixie,ready=$work/ready" \
+	2>&1 | tee "$log"
+set -- $(counts) 0 1
+add "$1" "$2"
 
-total
+wait
+cat "$work/trixie.out"
+set -- $(cat "$work/trixie.counts" 2>/dev/null) 0 1
+add "$1" "$2"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

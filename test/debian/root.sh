@@ -75,11 +75,12 @@ apt_proxy() {	# apt_proxy http|https: the host's apt proxy, false if none
 
 # ns ROOT TOP|"" CMD...: CMD in a private mount namespace (mounts vanish
 # with it, nothing propagates to the host) with ROOT/proc and ROOT/dev,
-# plus /tmp and TOP at the same paths when TOP is given
+# plus /tmp and TOP at the same paths when TOP is given. The shell
+# becomes CMD (exec): a signal to our pid reaches CMD
 ns() {
 	r=$1 t=$2
 	shift 2
-	SFO_ROOT=$r unshare -m --propagation private sh -ec '
+	SFO_ROOT=$r exec unshare -m --propagation private sh -ec '
 		r=$SFO_ROOT t=$1
 		shift
 		mount -t proc proc "$r/proc"
@@ -92,8 +93,8 @@ ns() {
 
 # in_root ROOT CMD: a shell command run in ROOT as root, apt non-interactive
 in_root() {
-	ns "$1" "" chroot "$1" env DEBIAN_FRONTEND=noninteractive \
-		LC_ALL=C.UTF-8 sh -ec "$2"
+	(ns "$1" "" chroot "$1" env DEBIAN_FRONTEND=noninteractive \
+		LC_ALL=C.UTF-8 sh -ec "$2")
 }
 
 setup_apt() {	# the host's proxy and resolver for ROOT's apt

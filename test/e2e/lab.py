@@ -92,7 +92,7 @@ def _die_with_parent():
         pass
 
 
-def _exit_text(rc):
+def exit_text(rc):
     if rc is not None and rc < 0:
         try:
             return "signal %s" % signal.Signals(-rc).name
@@ -119,7 +119,7 @@ def reap():
             return
 
 
-def _proc_stat(pid):
+def proc_stat(pid):
     """(state, ppid) of a pid, or None when it is gone."""
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -136,7 +136,7 @@ def alive(pid):
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-    st = _proc_stat(pid)
+    st = proc_stat(pid)
     return st is not None and st[0] not in ("Z", "X")
 
 
@@ -146,7 +146,7 @@ def descendants(pid):
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        st = _proc_stat(int(name))
+        st = proc_stat(int(name))
         if st and st[0] not in ("Z", "X"):
             children.setdefault(st[1], []).append(int(name))
     out, todo = [], [pid]
@@ -243,7 +243,7 @@ class Proc:
         signal_pids(pids, signal.SIGSTOP)
         end = time.time() + 5
         while time.time() < end and not all(
-                (_proc_stat(p) or ("T",))[0] in "Tt" for p in pids):
+                (proc_stat(p) or ("T",))[0] in "Tt" for p in pids):
             time.sleep(0.01)
 
     def cont(self):
@@ -699,10 +699,10 @@ module_tmp account.so
 """
 
 
-def baresip_version():
-    """The system's baresip-core version, e.g. "1.1.0"."""
+def baresip_version(root=BARESIP_ROOT):
+    """The baresip-core version of the system at root, e.g. "1.1.0"."""
     out = subprocess.run(
-        ["dpkg-query", "--admindir", BARESIP_ROOT + "/var/lib/dpkg", "-W",
+        ["dpkg-query", "--admindir", root + "/var/lib/dpkg", "-W",
          "-f", "${Version}", "baresip-core"], capture_output=True,
         text=True, timeout=10).stdout
     return re.sub(r"[-+~].*", "", out.strip())
@@ -823,7 +823,7 @@ class Baresip(Proc):
         ours = () if ended else (signal.SIGTERM, signal.SIGKILL)
         if rc is not None and rc < 0 and -rc not in ours:
             self.died = self.died or "baresip ended by %s%s" % (
-                _exit_text(rc), " before the lab stopped it" if ended
+                exit_text(rc), " before the lab stopped it" if ended
                 else "")
         self.stopped = True
         if self.ctrl:  # after baresip: it sends events until it ends

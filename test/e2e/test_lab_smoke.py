@@ -71,7 +71,7 @@ def test_lab_smoke(lab):
     k2.restart()
     assert k2.contacts() == [], "in-memory registrar kept contacts"
     k3.stop()
-    assert all(L._proc_stat(p)[0] == "T" for p in k3.pids())
+    assert all(L.proc_stat(p)[0] == "T" for p in k3.pids())
     k3.cont()
     assert k3.contacts("102"), "kamailio .3 lost its contact after CONT"
 

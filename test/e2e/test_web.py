@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import resource
@@ -674,24 +675,35 @@ FLOOD_SOURCES = 100          # 127.0.1.1, ...: ports enough for all
 IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h: the port is chosen at connect
 
 
-class Flood(threading.Thread):
+_FORK = multiprocessing.get_context("fork")
+
+
+def _shared(i):
+    """A count the flood's process and the test's both see."""
+    return property(lambda self: self.counts[i],
+                    lambda self, v: self.counts.__setitem__(i, v))
+
+
+class Flood(_FORK.Process):
     """FLOOD connection attempts to the page at once, none sending a
     byte, then each one the module closes is opened again (FLOOD_RATE a
     second at most: the module closes them as fast as they come) until
     stop(). Bounded in count and time; every socket is closed at the
     end. Also samples how many descriptors the baresip with pid has
-    open."""
+    open. A process of its own: in a thread of the test's, it held
+    Python's lock while the test's own request waited to be sent, and
+    on a loaded machine the module rightly closed that silent
+    connection as the one idle longest."""
+
+    opened, closed, failed, fds_max = (_shared(i) for i in range(4))
 
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.pid = pid
-        self.sel = selectors.DefaultSelector()
-        self.socks = set()
-        self.opened = self.closed = self.failed = 0
-        self.fds_max = 0
-        self.halt = threading.Event()
-        self.full = threading.Event()  # FLOOD in flight at least once
-        self.error = None
+        self.baresip_pid = pid
+        self.counts = _FORK.RawArray("l", 4)
+        self.halt = _FORK.Event()
+        self.full = _FORK.Event()  # FLOOD in flight at least once
+        self.error = _FORK.RawArray("c", 512)
 
     def _open(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -716,7 +728,7 @@ class Flood(threading.Thread):
 
     def _sample(self):
         try:
-            n = len(os.listdir("/proc/%d/fd" % self.pid))
+            n = len(os.listdir("/proc/%d/fd" % self.baresip_pid))
         except OSError:
             return
         self.fds_max = max(self.fds_max, n)
@@ -724,6 +736,8 @@ class Flood(threading.Thread):
     def run(self):
         t0 = time.monotonic()
         sampled = 0.0
+        self.sel = selectors.DefaultSelector()
+        self.socks = set()
         try:
             while not self.halt.is_set() and \
                     time.monotonic() - t0 < FLOOD_SECONDS:
@@ -746,7 +760,7 @@ class Flood(threading.Thread):
                     sampled = time.monotonic()
                     self._sample()
         except Exception as e:  # reported by stop()
-            self.error = e
+            self.error.value = repr(e).encode()[:511]
         finally:
             for s in list(self.socks):
                 self._drop(s)
@@ -765,8 +779,8 @@ class Flood(threading.Thread):
     def stop(self):
         self.halt.set()
         self.join(10)
-        if self.error:
-            raise self.error
+        if self.error.value:
+            raise L.LabError("the flood: " + self.error.value.decode())
         return "flood: %d connections opened (%d could not), %d closed " \
             "by the module or at the end; baresip had at most %d " \
             "descriptors" % (self.opened, self.failed, self.closed,
