@@ -98,7 +98,7 @@ unit: $(UNIT_BINS)
 
 # Every suite runs; the summary line counts them all. End-to-end tests
 # run side by side: `make test -j1` one at a time, `-jN` N at once (default
-# 2x the cores); `T=name` runs only that end-to-end test (a file, a
+# 4x the cores); `T=name` runs only that end-to-end test (a file, a
 # pattern), on every baresip
 E2E_JOBS = $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS)))
 test: deps

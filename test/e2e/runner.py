@@ -1,23 +1,35 @@
-"""Runs the end-to-end tests, each in its own network namespace and lab.
+"""Runs the end-to-end tests, each in its own network namespace and lab,
+several at once.
 
 Called by test/e2e/run (which installs what is missing first):
 
-  run --module /abs/path/srvfailover.so [--keep] [--list] [NAME ...]
+  run (--module /abs/srvfailover.so | --target SPEC...) [-j N] [--keep]
+      [--list] [NAME ...]
 
 NAME selects tests: a test function name (test_cisco_startup), a file
 name without .py (test_cisco: all its tests), or a shell pattern
-('test_*_startup'). No NAME: every test, test_lab_smoke first.
+('test_*_startup'). No NAME: every test.
 
-Each test function test_x(lab) of test/e2e/test_*.py runs in a child
-`unshare -n` process (this file again, with --single) that brings lo up,
-builds a fresh lab.Lab in a temp dir, runs the function and tears the lab
-down. Output: one line per test, `PASS name` or `FAIL name: reason` (then,
-indented, the reason's details and the tail of baresip's log), and last
-exactly one line `N passed, N failed`. Exit status 1 if any failed.
-A test may set `timeout` (seconds) on its function; default 150, and
-`needs = (VARIABLE, what)`: without that environment variable it is
-listed as `SKIP name: needs what` and not counted; `baresip = "1.1.0"`:
-only against that baresip version (SKIP otherwise).
+A target is one baresip the tests run against (test/run-all.sh gives
+bookworm's and trixie's): --target name=N,module=PATH[,system=SUITE]
+[,ready=FILE], see Target. Every test runs against every target, N at
+once (-j, default SFO_E2E_JOBS, else 4x the cores; -j1: one at a time),
+the longest first (Times). Each test function test_x(lab) of
+test/e2e/test_*.py runs in a child `unshare -n` process (this file again,
+with --single; inside that target's Debian system's mount namespace when
+it has one) that brings lo up, builds a fresh lab.Lab in a temp dir, runs
+the function and tears the lab down.
+
+Output, in the order of the targets and of the tests in their files,
+whatever order they ran in: a title per target, one line per test, `PASS
+name (Ns)` or `FAIL name: reason` (then, indented, the reason's details,
+the tail of baresip's log and of the test process's output, and the lab
+dir kept with its evidence), and last exactly one line `N passed, N
+failed`. Exit status 1 if any failed. A test may set `timeout` (seconds)
+on its function; default 150, and `needs = (VARIABLE, what)`: without
+that environment variable it is listed as `SKIP name: needs what` and not
+counted; `baresip = "1.1.0"`: only against that baresip version (SKIP
+otherwise).
 """
 
 import argparse
@@ -41,7 +53,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import lab as L  # noqa: E402
 
 DEFAULT_TIMEOUT = 150
-FIRST = ["test_lab_smoke"]
+FIRST = ["test_lab_smoke"]  # listed first
 
 
 def discover():
@@ -410,7 +422,7 @@ def reap_orphans(ours):
 
 
 def default_jobs():
-    return 2 * (os.cpu_count() or 1)
+    return 4 * (os.cpu_count() or 1)
 
 
 def main():
@@ -421,7 +433,7 @@ def main():
                     help="name=N,module=PATH[,system=SUITE][,ready=FILE]")
     ap.add_argument("-j", "--jobs", type=int, default=int(
         os.environ.get("SFO_E2E_JOBS") or default_jobs()),
-        help="tests at once (default SFO_E2E_JOBS, else 2x the cores)")
+        help="tests at once (default SFO_E2E_JOBS, else 4x the cores)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the lab dirs of passed tests too")
     ap.add_argument("--list", action="store_true", help="list tests")
