@@ -68,6 +68,15 @@ struct sip *uag_sip(void);
 struct network *baresip_network(void);
 struct dnsc *net_dnsc(const struct network *net);
 
+/* Voicemail: the module subscribes as mwi.so would (shell/mwi.c) */
+const char *ua_cuser(const struct ua *ua);
+const char *ua_outbound(const struct ua *ua);
+struct sipevent_sock *uag_sipevent_sock(void);
+int  account_auth(const struct account *acc, char **username,
+		  char **password, const char *realm);
+void ua_event(struct ua *ua, enum ua_event ev, struct call *call,
+	      const char *fmt, ...);
+
 const char *call_id(const struct call *call);
 const char *call_peeruri(const struct call *call);
 uint16_t call_scode(const struct call *call);

@@ -63,6 +63,7 @@ enum {
 	SFO_USER_MAX = 63,           /* bytes of a user ID              */
 	SFO_EXPIRES_MAX = 4000000,   /* s granted: libre counts the wait
 					in ms in 32 bits (4294967 s) */
+	SFO_MWI_BODY_MAX = 4096,     /* bytes of a message-summary      */
 };
 
 /* Failover codes: three characters each, digits or '?' */
@@ -113,6 +114,7 @@ struct sfo_server {
 	bool silent;               /* its last failure drew no SIP answer
 				      (no answer, ICMP, transport)      */
 	unsigned calls;
+	bool no_mwi;               /* mwi=no: no voicemail here         */
 
 	/* what is shown */
 	enum sfo_state state;
@@ -151,6 +153,30 @@ struct sfo_ops {
 	void (*removed)(struct sfo_server *srv, void *arg);
 };
 
+/* What a message-summary (RFC 3842) says of the voice messages */
+struct sfo_summary {
+	bool waiting;
+	uint32_t new_msgs;
+	uint32_t old_msgs;
+};
+
+/* A line's voicemail: its subscription and the lamp */
+struct sfo_mwi {
+	bool held;                 /* a subscription answered a NOTIFY  */
+	unsigned prio;             /* the server the last NOTIFY came
+				      from                              */
+	struct sfo_summary sum;
+};
+
+/* How a subscription ended, for when to subscribe again */
+struct sfo_sub_end {
+	int err;                   /* no answer, transport              */
+	uint16_t scode;            /* a final answer to the SUBSCRIBE   */
+	bool terminated;           /* a NOTIFY said terminated ...      */
+	char reason[16];           /* ... with this reason (or "")      */
+	uint32_t retry_after;      /* s, 0 when not given               */
+};
+
 /* One host a DNS name resolved to */
 struct sfo_target {
 	char host[64];
@@ -184,6 +210,7 @@ struct sfo_line {
 	bool rejected;             /* the config had an error here      */
 	unsigned cfg_line;         /* its first server's line in the file */
 	uint32_t rnd;
+	struct sfo_mwi mwi;
 
 	const struct sfo_ops *ops;
 	void *arg;
@@ -269,6 +296,19 @@ void sfo_invite_resent(struct sfo_invite *inv, uint64_t now);
 uint64_t sfo_invite_deadline(const struct sfo_invite *inv);
 enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
 				   const char *text, uint64_t now);
+
+
+/* mwi.c */
+int  sfo_summary_parse(struct sfo_summary *sum, const struct pl *body,
+		       const char **why);
+struct sfo_server *sfo_mwi_server(const struct sfo_line *line);
+int64_t sfo_resubscribe_ms(const struct sfo_line *line,
+			   const struct sfo_sub_end *end, unsigned fails,
+			   uint32_t rnd);
+void sfo_mwi_notified(struct sfo_line *line, const struct sfo_server *srv,
+		      const struct sfo_summary *sum);
+void sfo_mwi_dropped(struct sfo_line *line);
+int  sfo_mwi_print(struct re_printf *pf, const struct sfo_line *line);
 
 
 /* targets.c */

@@ -33,8 +33,9 @@ static void test_config_account_never_registers_by_itself(void **s)
 	load("<sip:100@127.0.0.2>;auth_pass=pw;regint=600;sfo_retries=2"
 	     ";sfo_mode=cisco;mwi=no\n");
 
-	assert_string_equal("<sip:100@127.0.0.2>;auth_pass=pw;mwi=no"
-			    ";regint=0", srv(1)->account);
+	assert_string_equal("<sip:100@127.0.0.2>;auth_pass=pw;regint=0"
+			    ";mwi=no", srv(1)->account);
+	assert_true(srv(1)->no_mwi);
 	assert_int_equal(2, srv(1)->retries);
 }
 
@@ -269,7 +270,7 @@ static void test_config_accepts_accounts_syntax(void **s)
 
 	assert_int_equal(1, list_count(&H.lines));
 	assert_int_equal(2, list_count(&line1()->servers));
-	assert_string_equal("\"Alice\" <sip:100@127.0.0.2>;regint=0",
+	assert_string_equal("\"Alice\" <sip:100@127.0.0.2>;regint=0;mwi=no",
 			    srv(1)->account);
 	assert_string_equal("tcp", srv(2)->transport);
 }

@@ -168,6 +168,27 @@ static int apply_keepalive(struct ctx *c, const struct key *k,
 }
 
 
+/* mwi=no: no voicemail subscription through this server. mwi.so never
+ * subscribes through the module's user agents (the account says mwi=no
+ * to baresip): the module holds the line's one subscription itself */
+static int apply_mwi(struct ctx *c, const struct key *k,
+		     struct sfo_line *line, struct sfo_server *srv,
+		     const struct pl *val)
+{
+	(void)line;
+
+	if (!pl_strcasecmp(val, "yes"))
+		srv->no_mwi = false;
+	else if (!pl_strcasecmp(val, "no"))
+		srv->no_mwi = true;
+	else
+		return error(c, k->name, "'%H' is not yes or no",
+			     sfo_quote_print, val);
+
+	return 0;
+}
+
+
 static const struct key keys[] = {
 	{"sfo_mode",              true,  apply_mode},
 	{"sfo_failback",          true,  apply_failback},
@@ -180,6 +201,7 @@ static const struct key keys[] = {
 	{"sfo_keepalive_loss",    true,  apply_num},
 	{"sfo_retries",           false, apply_num},
 	{"regint",                false, apply_num},
+	{"mwi",                   false, apply_mwi},
 };
 
 
@@ -413,8 +435,9 @@ static int server(struct ctx *c, struct list *lines, const struct pl *text,
 		err |= duplicate(c, line, srv);
 	}
 	err |= params(c, line, srv, &addr.params, acc);
-	/* the module alone decides when a server registers */
-	err |= mbuf_printf(acc, ";regint=0");
+	/* the module alone decides when a server registers, and holds
+	 * the line's voicemail subscription */
+	err |= mbuf_printf(acc, ";regint=0;mwi=no");
 
 	if (!err) {
 		mbuf_set_pos(acc, 0);

@@ -46,6 +46,9 @@ static int line_print(struct re_printf *pf, const struct sfo_line *line,
 			  line->failovers, line->failbacks);
 	if (line->reason[0])
 		err |= re_hprintf(pf, "  last switch: %s\n", line->reason);
+	if (line->mwi.held)
+		err |= re_hprintf(pf, "  voicemail: %H\n", sfo_mwi_print,
+				  line);
 
 	err |= re_hprintf(pf, "  %-4s %-24s %-5s %-19s %7s  %-5s %-8s %s\n",
 			  "prio", "server", "tp", "state", "since", "fails",
@@ -149,6 +152,32 @@ static int server_json(struct odict *arr, const struct sfo_server *s,
 }
 
 
+/* "mwi": null, or {"prio":2,"waiting":true,"new":3,"old":5} */
+static int mwi_json(struct odict *o, const struct sfo_mwi *m)
+{
+	struct odict *v;
+	int err;
+
+	if (!m->held)
+		return odict_entry_add(o, "mwi", ODICT_NULL);
+
+	err = odict_alloc(&v, 4);
+	if (err)
+		return err;
+
+	err |= odict_entry_add(v, "prio", ODICT_INT, (int64_t)m->prio);
+	err |= odict_entry_add(v, "waiting", ODICT_BOOL, m->sum.waiting);
+	err |= odict_entry_add(v, "new", ODICT_INT, (int64_t)m->sum.new_msgs);
+	err |= odict_entry_add(v, "old", ODICT_INT, (int64_t)m->sum.old_msgs);
+	if (!err)
+		err = odict_entry_add(o, "mwi", ODICT_OBJECT, v);
+
+	mem_deref(v);
+
+	return err;
+}
+
+
 static int line_json(struct odict *arr, const struct sfo_line *line,
 		     unsigned i, uint64_t now)
 {
@@ -182,6 +211,7 @@ static int line_json(struct odict *arr, const struct sfo_line *line,
 	err |= odict_entry_add(o, "failbacks", ODICT_INT,
 			       (int64_t)line->failbacks);
 	err |= odict_entry_add(o, "last_switch", ODICT_STRING, line->reason);
+	err |= mwi_json(o, &line->mwi);
 
 	re_snprintf(idx, sizeof(idx), "%u", i);
 	if (!err)

@@ -230,6 +230,7 @@ static void do_working(struct sfo_line *line, void *arg)
 	(void)arg;
 
 	shell_current_working(line);
+	mwi_update(line);
 }
 
 
@@ -333,6 +334,7 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	if (ev == UA_EVENT_SHUTDOWN && !stopping && ua != destroying) {
 		stopping = true;
 		dial_stop();
+		mwi_close();
 		resolve_close();
 		keepalive_close();
 		tmr_start(&quit_tmr, QUIT_WAIT_MS, quit_handler, NULL);
@@ -514,6 +516,7 @@ static void server_down(struct sfo_server *srv, void *arg)
 
 	probe_remove(srv);
 	keepalive_remove(srv);
+	mwi_server_gone(srv);
 	srv->ua = NULL;
 
 	if (!ua)
@@ -691,6 +694,7 @@ static int module_close(void)
 
 	stopping = true;
 	tmr_cancel(&quit_tmr);
+	mwi_close();
 	keepalive_close();
 	trace_close();
 	dial_close();

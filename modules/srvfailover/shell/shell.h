@@ -23,6 +23,12 @@ void dial_invite_sent(const struct sip_msg *msg);
 void dial_provisional(const struct sip_msg *msg);
 struct sfo_server *dial_server_of(const struct sip_msg *msg);
 
+/* mwi.c */
+void mwi_update(struct sfo_line *line);
+void mwi_server_gone(const struct sfo_server *srv);
+void mwi_line_gone(struct sfo_line *line);
+void mwi_close(void);
+
 /* trace.c */
 void trace_init(void);
 void trace_close(void);
