@@ -302,6 +302,7 @@ enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
 int  sfo_summary_parse(struct sfo_summary *sum, const struct pl *body,
 		       const char **why);
 struct sfo_server *sfo_mwi_server(const struct sfo_line *line);
+bool sfo_mwi_settling(const struct sfo_line *line);
 int64_t sfo_resubscribe_ms(const struct sfo_line *line,
 			   const struct sfo_sub_end *end, unsigned fails,
 			   uint32_t rnd);

@@ -14,6 +14,7 @@ NEEDS="
 /usr/sbin/kamcmd kamailio
 @kamailio/modules/auth.so kamailio
 @kamailio/modules/tls.so kamailio-tls-modules
+@kamailio/modules/presence_mwi.so kamailio-presence-modules
 /usr/bin/openssl openssl
 /usr/bin/twinkle twinkle
 /usr/bin/sipp sip-tester

@@ -293,21 +293,140 @@ def bound(ip, port, proto="udp"):
 
 
 # --------------------------------------------------------------------------
+# a tiny SIP peer over UDP: a plain socket that publishes or subscribes
+# (the lab's presence servers have no other client than baresip)
+
+
+MWI_PUBLISHER = "127.0.0.97"  # Kamailio.publish_mwi() sends from here
+T1, T2 = 0.5, 4.0  # RFC 3261 retransmission timers (s)
+
+
+def sip_socket(ip, port=0):
+    """A UDP socket on ip (port 0: any free one) for sip_request() and
+    sip_transaction(); IPv6 without brackets."""
+    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                      socket.SOCK_DGRAM)
+    s.bind((ip, port))
+    return s
+
+
+def hostport(ip, port):
+    """ip:port as a SIP URI or Via writes it (IPv6 in brackets)."""
+    return ("[%s]:%d" if ":" in ip else "%s:%d") % (ip.strip("[]"), port)
+
+
+def sip_request(sock, method, ruri, headers, body=""):
+    """Text of a request from sock's address: Via (a new branch, rport)
+    and Max-Forwards first, then `headers` ("Name: value" strings: From,
+    To, Call-ID, CSeq, ...), Content-Length and the body."""
+    ip, port = sock.getsockname()[:2]
+    via = "Via: SIP/2.0/UDP %s;rport;branch=z9hG4bK%s" % (
+        hostport(ip, port), os.urandom(8).hex())
+    lines = ["%s %s SIP/2.0" % (method, ruri), via, "Max-Forwards: 70"]
+    lines += list(headers) + ["Content-Length: %d" % len(body.encode())]
+    return "\r\n".join(lines) + "\r\n\r\n" + body
+
+
+def _recv_sip(sock, timeout):
+    """The next SIP message on sock as a SipMsg, or None after timeout."""
+    sock.settimeout(max(timeout, 0.001))
+    try:
+        data, addr = sock.recvfrom(65535)
+    except (socket.timeout, BlockingIOError):
+        return None
+    me = sock.getsockname()
+    return SipMsg(time.time(), "udp", addr[0], addr[1], me[0], me[1],
+                  data.decode("utf-8", "replace"))
+
+
+def sip_transaction(sock, dst, request, timeout=8.0, inbox=None):
+    """Send a request (sip_request()'s text) over UDP to dst (ip, port)
+    and return its final response (a SipMsg).
+
+    Without an answer it is sent again after 0.5 s, then at doubling
+    intervals up to 4 s (RFC 3261 timers E/A), as a real client would;
+    LabError after `timeout` s. Requests arriving meanwhile (a NOTIFY
+    may overtake the 200 to its SUBSCRIBE) are appended to `inbox`."""
+    branch = re.search(r"branch=([^;\s\r]+)", request).group(1)
+    deadline = time.monotonic() + timeout
+    interval = T1
+    while time.monotonic() < deadline:
+        sock.sendto(request.encode(), dst)
+        resend = min(time.monotonic() + interval, deadline)
+        interval = min(interval * 2, T2)
+        while True:
+            m = _recv_sip(sock, resend - time.monotonic())
+            if m is None:
+                break
+            if m.is_request:
+                if inbox is not None:
+                    inbox.append(m)
+            elif branch in m.header("via") and m.status >= 200:
+                return m
+    raise LabError("no final answer to %s from %s in %gs" % (
+        request.split(" ", 1)[0], hostport(*dst[:2]), timeout))
+
+
+def sip_receive(sock, timeout, method=None, inbox=None):
+    """The next request (of `method`, when given) arriving on sock,
+    first from `inbox`; LabError after timeout s. Responses and other
+    requests are skipped (others stay in inbox)."""
+    for m in list(inbox or ()):
+        if method is None or m.method == method:
+            inbox.remove(m)
+            return m
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = _recv_sip(sock, deadline - time.monotonic())
+        if m is None or not m.is_request:
+            continue
+        if method is None or m.method == method:
+            return m
+        if inbox is not None:
+            inbox.append(m)
+    raise LabError("no %s arrived at %s in %gs" % (
+        method or "request", hostport(*sock.getsockname()[:2]), timeout))
+
+
+def sip_answer(sock, req, status=200, reason="OK", headers=()):
+    """Answer a received request (a SipMsg) to where it came from, with
+    its Via, From, To, Call-ID and CSeq (a To tag is the sender's job)."""
+    lines = ["SIP/2.0 %d %s" % (status, reason)]
+    lines += ["Via: " + v for v in req.headers.get("via", [])]
+    lines += ["%s: %s" % (n, req.header(n)) for n in
+              ("From", "To", "Call-ID", "CSeq")]
+    lines += list(headers) + ["Content-Length: 0"]
+    sock.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(),
+                (req.src, req.sport))
+
+
+# --------------------------------------------------------------------------
 # kamailio
 
 
 class Kamailio(Proc):
     """One registrar/proxy of contrib/lab/kamailio.cfg on ip:port."""
 
+    DBTEXT = "/usr/share/kamailio/dbtext/kamailio"
+    PRESENCE_TABLES = ("version", "presentity", "active_watchers",
+                       "watchers", "xcap")
+
     def __init__(self, lab, ip, port=5060, callee=CALLEE + ":5060",
-                 defines=(), auth_pw=None, tls=False, tls_port=5061):
+                 defines=(), auth_pw=None, tls=False, tls_port=5061,
+                 presence=False):
         """defines: more -A of kamailio.cfg, e.g. ["INVITE_503"].
 
         auth_pw: digest auth with this password (the define AUTH_PW);
         tls: also listen for TLS on ip:tls_port with the lab's
         self-signed certificate (Lab.tls_cert()). ip may be IPv6
-        ("::1", "fd00::2"; without brackets)."""
+        ("::1", "fd00::2"; without brackets).
+        presence: also a presence server and voicemail (MWI) notifier
+        (publish_mwi()); the define "PRESENCE" in defines does the same,
+        so common.start(defines={ip: ["PRESENCE"]}) works too. With it,
+        "MWI_481" answers every SUBSCRIBE refresh 481."""
         self.ip, self.port = ip, port
+        self.presence = presence or "PRESENCE" in defines
+        self._etags = {}  # user -> SIP-ETag of our last PUBLISH
         self.tls_port = tls_port if tls else None
         # (no ':' in the control socket's path: kamailio splits on it)
         self.rundir = lab.path("kamailio-%s-%d" % (ip.replace(":", "_"),
@@ -329,10 +448,30 @@ class Kamailio(Proc):
             lab.tls_cert()
             argv += ["-A", "TLS", "-A", 'TLS_CFG="%s"' % lab.path(
                 "tls/tls.cfg"), "-A", "TLS_PORT=%d" % tls_port]
+        if self.presence:
+            # db_text: no database server; a string define is substituted
+            # only whole, so the NOTIFYs' Contact comes complete
+            argv += ["-A", 'PRESENCE_DB="text://%s"' % self.dbdir(),
+                     "-A", 'PRESENCE_ADDR="sip:%s"' % hostport(ip, port)]
+            if "PRESENCE" not in defines:
+                argv += ["-A", "PRESENCE"]
         for d in defines:
             argv += ["-A", d]
         super().__init__(lab, "kamailio %s:%d" % (ip, port), argv,
                          os.path.join(self.rundir, "log"))
+
+    def dbdir(self):
+        """The presence server's db_text directory (RUNDIR/db)."""
+        return os.path.join(self.rundir, "db")
+
+    def _fresh_db(self):
+        """Empty presence tables, copied again at every start: kamailio
+        only reads them (state is in memory), a restart forgets all."""
+        os.makedirs(self.dbdir(), exist_ok=True)
+        for t in self.PRESENCE_TABLES:
+            shutil.copyfile(os.path.join(self.DBTEXT, t),
+                            os.path.join(self.dbdir(), t))
+        self._etags = {}
 
     def start(self, timeout=10):
         for stale in ("pid", "ctl"):
@@ -340,6 +479,8 @@ class Kamailio(Proc):
                 os.unlink(os.path.join(self.rundir, stale))
             except OSError:
                 pass
+        if self.presence:
+            self._fresh_db()
         super().start()
         wait_for(lambda: (not self.running()) or (
             bound(self.ip, self.port, "udp") and
@@ -395,6 +536,69 @@ class Kamailio(Proc):
                 out[-1]["expires"] = m.group(1)
         if user is not None:
             out = [c for c in out if c["aor"].split("@")[0] == str(user)]
+        return out
+
+    def account(self, user):
+        """sip:USER@IP, the voicemail account this server publishes."""
+        return "sip:%s@%s" % (user, ("[%s]" if ":" in self.ip else "%s")
+                              % self.ip)
+
+    def publish_mwi(self, user, new, old=0, waiting=None, expires=3600,
+                    timeout=8.0):
+        """PUBLISH user's voicemail count (message-summary) to this
+        presence server; every subscriber of sip:USER@IP gets a NOTIFY
+        with `Voice-Message: NEW/OLD`. waiting: Messages-Waiting (default:
+        new > 0). The first PUBLISH of a user makes its state, later ones
+        modify it (SIP-If-Match: the server keeps one state per fresh
+        PUBLISH, and NOTIFYs the oldest), a fresh one if the server
+        refuses the etag (kamailio 5.6.3 answers 500, not 412).
+        Sent from MWI_PUBLISHER (::1 for an IPv6 server), retransmitted
+        like a real client's; LabError unless 200 (405 from a server
+        without presence). Returns the 200."""
+        waiting = new > 0 if waiting is None else waiting
+        body = ("Messages-Waiting: %s\r\nMessage-Account: %s\r\n"
+                "Voice-Message: %d/%d\r\n" % (
+                    "yes" if waiting else "no", self.account(user),
+                    new, old))
+        r = self._publish(user, body, expires, self._etags.get(user),
+                          timeout)
+        if r.status != 200 and self._etags.get(user):
+            r = self._publish(user, body, expires, None, timeout)
+        if r.status != 200:
+            raise LabError("PUBLISH of %s's MWI to %s: %d %s" % (
+                user, self.name, r.status, r.reason))
+        self._etags[user] = r.header("sip-etag")
+        return r
+
+    def _publish(self, user, body, expires, etag, timeout):
+        """One PUBLISH transaction of message-summary; its final answer."""
+        uri = self.account(user)
+        with sip_socket("::1" if ":" in self.ip else MWI_PUBLISHER) as s:
+            headers = ["From: <%s>;tag=%s" % (uri, os.urandom(4).hex()),
+                       "To: <%s>" % uri,
+                       "Call-ID: pub-%s" % os.urandom(8).hex(),
+                       "CSeq: 1 PUBLISH", "Event: message-summary",
+                       "Expires: %d" % expires,
+                       "Content-Type: application/simple-message-summary"]
+            if etag:
+                headers.append("SIP-If-Match: " + etag)
+            req = sip_request(s, "PUBLISH", uri, headers, body)
+            return sip_transaction(s, (self.ip, self.port), req, timeout)
+
+    def presentities(self, user=None):
+        """Published states: [{"user","domain","event","etag","expires"
+        (absolute, epoch s)}], from presence.presentity_list (kamailio
+        5.6.3 has no RPC that lists subscriptions)."""
+        out = []
+        for line in self.kamcmd("presence.presentity_list").splitlines():
+            line = line.strip()
+            if line == "{":
+                out.append({})
+            elif ":" in line and out:
+                k, _, v = line.partition(":")
+                out[-1][k.strip()] = v.strip()
+        if user is not None:
+            out = [p for p in out if p.get("user") == str(user)]
         return out
 
 
@@ -712,7 +916,9 @@ def link_stock_modules(moddir):
     """Links in moddir to every module of the system's baresip (module
     names are relative to module_path)."""
     for name in sorted(os.listdir(BARESIP_ROOT + BARESIP_MODULES)):
-        if name.endswith(".so"):
+        # (a baresip started again in the same lab finds them there)
+        if name.endswith(".so") and \
+                not os.path.lexists(os.path.join(moddir, name)):
             os.symlink(os.path.join(BARESIP_MODULES, name),
                        os.path.join(moddir, name))
 
@@ -1241,7 +1447,7 @@ class Lab:
     # building blocks
     def kamailio(self, ip, port=5060, callee=CALLEE + ":5060", defines=(),
                  **kw):
-        """kw: auth_pw, tls, tls_port (see Kamailio)."""
+        """kw: auth_pw, tls, tls_port, presence (see Kamailio)."""
         k = Kamailio(self, ip, port, callee, defines, **kw).start()
         self.kams[ip] = k
         return k

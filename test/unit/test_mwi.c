@@ -111,6 +111,36 @@ static void test_mwi_none_before_a_working_server(void **s)
 }
 
 
+static void test_mwi_waits_while_a_higher_server_registers(void **s)
+{
+	(void)s;
+	load(THREE("parallel", ""));
+	sfo_start(line1(), 0);
+
+	/* server 2 answers first: working for a moment */
+	ok(2, 10);
+	assert_ptr_equal(srv(2), line1()->working);
+	assert_true(sfo_mwi_settling(line1()));
+
+	ok(1, 20);
+	assert_ptr_equal(srv(1), line1()->working);
+	assert_false(sfo_mwi_settling(line1()));
+}
+
+
+static void test_mwi_does_not_wait_for_a_failed_server(void **s)
+{
+	(void)s;
+	load(THREE("parallel", ""));
+	sfo_start(line1(), 0);
+
+	fail503(1, 5);
+	ok(2, 10);
+	assert_ptr_equal(srv(2), line1()->working);
+	assert_false(sfo_mwi_settling(line1()));
+}
+
+
 static void test_config_mwi_no_is_the_modules_not_baresips(void **s)
 {
 	(void)s;
@@ -228,6 +258,8 @@ int main(void)
 		T(test_summary_refuses_what_does_not_read),
 		T(test_mwi_server_is_the_working_one_unless_mwi_no),
 		T(test_mwi_none_before_a_working_server),
+		T(test_mwi_waits_while_a_higher_server_registers),
+		T(test_mwi_does_not_wait_for_a_failed_server),
 		T(test_config_mwi_no_is_the_modules_not_baresips),
 		T(test_config_bad_mwi_value_names_key),
 		T(test_resubscribe_as_rfc6665_says),

@@ -64,7 +64,7 @@ static void destructor(void *arg)
 /* Only while baresip's mwi.so is loaded: it is how a user asks */
 static bool wanted(void)
 {
-	return mod_find("mwi") != NULL;
+	return mod_find("mwi" MOD_EXT) != NULL;
 }
 
 
@@ -304,9 +304,10 @@ static void close_handler(int err, const struct sip_msg *msg,
 
 
 /**
- * The line's working server may have changed: move its subscription
- * there, the old one kept until the new one is answered. Without a
- * working server, what there is stays (nothing better to move to).
+ * The line's working server may have changed (called after every event
+ * the core took): move its subscription there, the old one kept until
+ * the new one is answered. Without a working server, or while the line
+ * settles, what there is stays (nothing better to move to yet).
  */
 void mwi_update(struct sfo_line *line)
 {
@@ -314,7 +315,7 @@ void mwi_update(struct sfo_line *line)
 	struct mwisub *cur, *ms;
 	int err;
 
-	if (!wanted() || !line->working)
+	if (!wanted() || !line->working || sfo_mwi_settling(line))
 		return;
 
 	want = sfo_mwi_server(line);

@@ -230,7 +230,6 @@ static void do_working(struct sfo_line *line, void *arg)
 	(void)arg;
 
 	shell_current_working(line);
-	mwi_update(line);
 }
 
 
@@ -264,6 +263,10 @@ static void do_wake(struct sfo_line *line, uint64_t at, void *arg)
 		tmr_cancel(&w->tmr);
 	else
 		tmr_start(&w->tmr, at > now ? at - now : 0, wake_handler, w);
+
+	/* the core has taken an event in: the voicemail may move */
+	if (!stopping)
+		mwi_update(line);
 }
 
 
