@@ -28,6 +28,9 @@ RE_LIBS   := $(shell $(PKG) --libs libre 2>/dev/null || echo -lre)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu99 -Wall -Wextra -Werror -fPIC
+# Only `exports` leaves the module: a function of ours named like one of
+# baresip's (message_init) would otherwise be bound to baresip's
+CFLAGS   += -fvisibility=hidden
 CFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -DLINUX
 CFLAGS   += -Iinclude $(RE_CFLAGS)
 # a target architecture's own flags (mk/pi.mk: ARMv6 for armhf, 64-bit
@@ -40,7 +43,8 @@ CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 	status.c command.c web.c page.c)
 # The shell: the only part that calls baresip
 SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c check.c \
-	dial.c mwi.c trace.c keepalive.c probe.c resolve.c http.c webconn.c)
+	hook.c dial.c message.c mwi.c trace.c keepalive.c probe.c resolve.c \
+	http.c webconn.c)
 # The seam: what differs between the baresip versions, one file each
 SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c
 SHELL_CFLAGS := -Iinclude/baresip-$(BARESIP_VERSION) \

@@ -77,6 +77,15 @@ int  account_auth(const struct account *acc, char **username,
 void ua_event(struct ua *ua, enum ua_event ev, struct call *call,
 	      const char *fmt, ...);
 
+/* contact.so's current contact, and a MESSAGE (shell/message.c) */
+struct contact;
+struct contacts;
+struct contacts *baresip_contacts(void);
+struct contact *contacts_current(const struct contacts *contacts);
+const char *contact_uri(const struct contact *c);
+int  message_send(struct ua *ua, const char *peer, const char *msg,
+		  sip_resp_h *resph, void *arg);
+
 const char *call_id(const struct call *call);
 const char *call_peeruri(const struct call *call);
 uint16_t call_scode(const struct call *call);

@@ -290,6 +290,11 @@ int  sfo_route(struct sfo_server **srvp, const struct list *lines,
 	       struct re_printf *why);
 int  sfo_redial_target(char **targetp, const struct sfo_server *srv,
 		       const char *peer);
+int  sfo_request_target(char **targetp, const struct sfo_server *srv,
+			const char *peer);
+struct sfo_server *sfo_request_route(const struct list *lines,
+				     const struct sfo_line *line,
+				     const char *peer);
 void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
 		      bool bypass, uint64_t now);
 void sfo_invite_resent(struct sfo_invite *inv, uint64_t now);

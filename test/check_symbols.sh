@@ -2,8 +2,9 @@
 # Every baresip function that our declarations for that baresip version
 # name (include/sfo_baresip.h and include/baresip-VERSION/), and every
 # symbol the built module needs from outside libre and libc, must be
-# exported by the stock /usr/bin/baresip of that version. One line per
-# check, then a count line for run-all.sh.
+# exported by the stock /usr/bin/baresip of that version; and no symbol
+# the module defines may be one of baresip's. One line per failed check,
+# then a count line for run-all.sh.
 #
 #   test/check_symbols.sh MODULE VERSION
 #
@@ -48,6 +49,18 @@ for f in $(nm -D --undefined-only "$module" | awk '{print $2}' | sed 's/@.*//');
 	case "$f" in __*|_ITM_*|_Jv_*) continue ;; esac
 	printf '%s\n' "$libc" | grep -qx "$f" && continue
 	check "$f" "needed by $(basename "$module")"
+done
+
+# what the module defines must not be baresip's too: the dynamic linker
+# would bind the module's own calls to baresip's function of that name
+for f in $(nm -D --defined-only "$module" | awk '{print $3}'); do
+	if printf '%s\n' "$exported" | grep -qx "$f"; then
+		echo "FAIL $(basename "$module") defines $f, which $baresip" \
+		     "exports too: its calls to it would go to baresip's"
+		fail=$((fail + 1))
+	else
+		pass=$((pass + 1))
+	fi
 done
 
 echo "symbols: $pass passed, $fail failed"

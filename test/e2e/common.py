@@ -76,7 +76,8 @@ TWINKLE_PORT = 5070  # start(uas="twinkle"): twinkle on *:5070 as callee
 
 
 def start(lab, mode=None, srvfailover=None, extra=(), uas="uas",
-          servers=SERVERS, defines=None, auth=None, tls=False):
+          servers=SERVERS, defines=None, auth=None, tls=False,
+          contacts=""):
     """Capture, kamailios, UAS, then baresip with the module.
 
     defines: {ip: ["INVITE_503", ...]}, kamailio.cfg defines per server.
@@ -85,7 +86,8 @@ def start(lab, mode=None, srvfailover=None, extra=(), uas="uas",
     listens for TLS on 5061 with the lab's certificate, and baresip gets
     it as sip_cafile. uas: the sipp callee's scenario ("uas", "uas_486",
     ...), "twinkle" (twinkle answers; the kamailios send calls to
-    CALLEE:5070) or None (no callee).
+    CALLEE:5070) or None (no callee). contacts: baresip's contacts file
+    (load contact.so through extra).
     Returns (baresip, {ip: kamailio}).
     """
     need_module(lab)
@@ -109,7 +111,7 @@ def start(lab, mode=None, srvfailover=None, extra=(), uas="uas",
         lab.uas(scenario=uas)
     lab.t_start = time.time()
     b = lab.baresip(lab.module, srvfailover=srvfailover or config(mode),
-                    extra=extra)
+                    extra=extra, contacts=contacts)
     return b, kams
 
 

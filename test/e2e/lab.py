@@ -935,12 +935,14 @@ class Baresip(Proc):
 
     module: path of a built srvfailover.so (None: stock baresip);
     srvfailover: content of the module's file `srvfailover`;
-    accounts: content of `accounts`; extra: more `config` lines.
+    accounts: content of `accounts`; extra: more `config` lines;
+    contacts: content of `contacts` (contact.so's; the first is current).
     stdout is line-buffered (stdbuf) so the log follows live.
     """
 
     def __init__(self, lab, module=None, srvfailover="", accounts="",
-                 extra=(), listen=PHONE + ":5060", ctrl="127.0.0.1:4444"):
+                 extra=(), listen=PHONE + ":5060", ctrl="127.0.0.1:4444",
+                 contacts=""):
         self.confdir = lab.path("baresip")
         self.moddir = os.path.join(self.confdir, "modules")
         os.makedirs(self.moddir, exist_ok=True)
@@ -966,6 +968,7 @@ class Baresip(Proc):
         self.write("config", config)
         self.write("accounts", accounts)
         self.write("srvfailover", srvfailover)
+        self.write("contacts", contacts)
         self.ctrl = None
         self.died = None     # why it ended, when not by our SIGTERM
         self.stopped = False

@@ -63,6 +63,48 @@ static void test_redial_target_drops_the_first_server_host(void **s)
 }
 
 
+static void test_message_target_is_the_user_at_the_server_used(void **s)
+{
+	char *t = NULL;
+	(void)s;
+	load("<sip:100@127.0.0.2;transport=udp>;sfo_mode=cisco\n"
+	     "<sip:100@127.0.0.3:5070;transport=tcp>\n");
+
+	/* a contact at server 1, through server 2: the same user there */
+	assert_int_equal(0, sfo_request_target(&t, srv(2),
+					       "sip:200@127.0.0.2"));
+	assert_string_equal("sip:200@127.0.0.3:5070;transport=tcp", t);
+	t = mem_deref(t);
+
+	assert_int_equal(0, sfo_request_target(&t, srv(1),
+					       "sip:200@127.0.0.3:5070"));
+	assert_string_equal("sip:200@127.0.0.2", t);
+	t = mem_deref(t);
+
+	/* anywhere else: as it is */
+	assert_int_equal(0, sfo_request_target(&t, srv(2),
+					       "sip:200@example.org"));
+	assert_string_equal("sip:200@example.org", t);
+	mem_deref(t);
+}
+
+
+static void test_message_route_is_the_working_server(void **s)
+{
+	(void)s;
+	up("cisco", "");
+	fail503(1, 100);
+	alive(2, 150);
+	ok(2, 200);
+
+	assert_ptr_equal(srv(2), sfo_request_route(&H.lines, NULL,
+						   "sip:200@127.0.0.2"));
+	assert_ptr_equal(srv(2), sfo_request_route(&H.lines, line1(),
+						   "sip:200@example.org"));
+	assert_ptr_equal(srv(2), sfo_request_route(&H.lines, NULL, "200"));
+}
+
+
 static void test_route_unknown_host_is_left_alone(void **s)
 {
 	bool bypass;
@@ -309,6 +351,8 @@ int main(void)
 		T(test_invite_skips_servers_known_dead),
 		T(test_invite_all_servers_fail_once_with_every_reason),
 		T(test_invite_bypass_is_not_failed_over),
+		T(test_message_target_is_the_user_at_the_server_used),
+		T(test_message_route_is_the_working_server),
 	};
 
 	return cmocka_run_group_tests_name("route", tests, NULL, NULL);

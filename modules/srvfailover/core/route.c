@@ -91,6 +91,35 @@ int sfo_redial_target(char **targetp, const struct sfo_server *srv,
 }
 
 
+/**
+ * Where an out-of-dialog request (MESSAGE) to peer goes through srv: a
+ * peer at one of the line's servers is the same user at srv ("sip:200@
+ * server 1" through server 2 is "sip:200@server 2"), anything else as
+ * it is.
+ */
+int sfo_request_target(char **targetp, const struct sfo_server *srv,
+		       const char *peer)
+{
+	struct pl host, user;
+	uint16_t port;
+	bool udp;
+
+	if (!targetp || !srv || !peer)
+		return EINVAL;
+
+	if (!dial_host(peer, &host, &port) ||
+	    !server_at(srv->line, &host, port) ||
+	    re_regex(peer, str_len(peer), "[^:]+:[^@]+@", NULL, &user))
+		return str_dup(targetp, peer);
+
+	udp = !str_casecmp(srv->transport, "udp");
+
+	return re_sdprintf(targetp, "sip:%r@%s%s%s", &user, srv->uri + 4,
+			   udp ? "" : ";transport=", udp ? "" :
+			   srv->transport);
+}
+
+
 static bool may_carry(const struct sfo_server *s)
 {
 	return !s->deactivated && s->alive != SFO_ALIVE_DOWN &&
@@ -192,6 +221,38 @@ int sfo_route(struct sfo_server **srvp, const struct list *lines,
 	*srvp = srv;
 
 	return 0;
+}
+
+
+/**
+ * The server an out-of-dialog request (MESSAGE) to peer goes through:
+ * the working server (before there is one, the first that may carry) of
+ * the line whose server peer names, else of line; NULL when there is
+ * no line or no server that may carry.
+ */
+struct sfo_server *sfo_request_route(const struct list *lines,
+				     const struct sfo_line *line,
+				     const char *peer)
+{
+	struct sfo_server *named = NULL;
+	uint16_t port;
+	struct pl host;
+	struct le *le;
+
+	if (str_isset(peer) && dial_host(peer, &host, &port)) {
+		LIST_FOREACH(lines, le) {
+			named = server_at(le->data, &host, port);
+			if (named)
+				break;
+		}
+	}
+
+	if (named)
+		line = named->line;
+	else if (!line)
+		line = list_ledata(list_head(lines));
+
+	return line ? line_route(line) : NULL;
 }
 
 

@@ -43,10 +43,8 @@ static struct {
 
 static struct list attempts;
 static struct tmr restore_tmr;     /* current UA back to working    */
-static struct cmd *dialv;          /* menu's commands, our dials     */
-static const struct cmd *menuv;
-static size_t menuc;
-static re_printf_h *menu_h[2];     /* menu's handler per seam_dialv  */
+static struct hook menu;           /* menu's commands, our dials     */
+static struct hook_cmd dialv[2];   /* per seam_dialv: menu's handler */
 
 
 static void attempt_destructor(void *arg)
@@ -406,7 +404,7 @@ static int hooked(size_t i, struct re_printf *pf, void *arg)
 	pending.target = target;
 	pending.bypass = bypass;
 	pending.adopted = NULL;
-	err = seam_dialv[i].run(menu_h[i], pf, carg,
+	err = seam_dialv[i].run(dialv[i].orig, pf, carg,
 				srv ? srv->ua : NULL);
 	pending.target = NULL;
 	pending.bypass = false;
@@ -438,69 +436,38 @@ static int hook1(struct re_printf *pf, void *arg)
 static re_printf_h * const hookv[] = {hook0, hook1};
 
 
-/* Find menu's block of commands from its "dial" entry: the block starts
- * at most a few dozen entries before it */
-static struct cmds *menu_block(const struct cmd *dial)
+/**
+ * Dial uri as menu's dial would, routed and failed over as a dial is
+ * (contact's dialcontact, message.c)
+ */
+int dial_uri(struct re_printf *pf, const char *uri)
 {
-	struct commands *commands = baresip_commands();
+	struct cmd_arg carg;
+
+	if (!dialv[0].orig)
+		return ENOENT;
+
+	memset(&carg, 0, sizeof(carg));
+	carg.prm = (char *)uri;
+
+	return hooked(0, pf, &carg);
+}
+
+
+static void hooks_install(void *arg)
+{
 	size_t i;
-
-	for (i = 0; i < 64; i++) {
-		struct cmds *cmds = cmds_find(commands, dial - i);
-
-		if (cmds)
-			return cmds;
-	}
-
-	return NULL;
-}
-
-
-/* Our handler in place of menu's for each of seam_dialv in the block */
-static void hooks_set(void)
-{
-	size_t i, j;
-
-	for (i = 0; i < menuc; i++) {
-		for (j = 0; j < seam_dialc && j < ARRAY_SIZE(hookv); j++) {
-			if (str_cmp(menuv[i].name, seam_dialv[j].name))
-				continue;
-
-			menu_h[j] = menuv[i].h;
-			dialv[i].h = hookv[j];
-		}
-	}
-}
-
-
-static void hook_install(void *arg)
-{
-	struct commands *commands = baresip_commands();
-	const struct cmd *dial = cmd_find_long(commands, "dial");
-	const struct cmds *block;
 	(void)arg;
 
-	block = dial ? menu_block(dial) : NULL;
-	if (!block) {
+	for (i = 0; i < seam_dialc && i < ARRAY_SIZE(dialv); i++) {
+		dialv[i].name = seam_dialv[i].name;
+		dialv[i].h = hookv[i];
+		dialv[i].orig = NULL;
+	}
+
+	if (hook_install(&menu, dialv, i))
 		warning("srvfailover: no dial command (menu.so): bare dials"
 			" use baresip's default user agent\n");
-		return;
-	}
-
-	dialv = mem_zalloc(block->cmdc * sizeof(*dialv), NULL);
-	if (!dialv)
-		return;
-
-	menuv = block->cmdv;
-	menuc = block->cmdc;
-	memcpy(dialv, menuv, menuc * sizeof(*dialv));
-	hooks_set();
-
-	cmd_unregister(commands, menuv);
-	if (cmd_register(commands, dialv, menuc)) {
-		(void)cmd_register(commands, menuv, menuc);
-		dialv = mem_deref(dialv);
-	}
 }
 
 
@@ -515,7 +482,7 @@ int dial_init(void)
 
 	/* menu.so may load after this module: wait for the main loop */
 	tmr_init(&hook_tmr);
-	tmr_start(&hook_tmr, 0, hook_install, NULL);
+	tmr_start(&hook_tmr, 0, hooks_install, NULL);
 
 	return 0;
 }
@@ -531,16 +498,8 @@ void dial_stop(void)
 
 void dial_close(void)
 {
-	struct commands *commands = baresip_commands();
-
 	tmr_cancel(&hook_tmr);
 	tmr_cancel(&restore_tmr);
 	list_flush(&attempts);
-
-	if (dialv) {
-		cmd_unregister(commands, dialv);
-		if (mod_find("menu.so"))
-			(void)cmd_register(commands, menuv, menuc);
-		dialv = mem_deref(dialv);
-	}
+	hook_remove(&menu, "menu" MOD_EXT);
 }

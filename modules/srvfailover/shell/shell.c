@@ -192,6 +192,7 @@ void shell_transport_error(struct sfo_server *srv, int err)
 		sfo_options_answer(srv, srv->req_id, 0, text, shell_now());
 
 	dial_transport_error(srv, text);
+	msg_transport_error(srv, text);
 }
 
 
@@ -337,6 +338,7 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	if (ev == UA_EVENT_SHUTDOWN && !stopping && ua != destroying) {
 		stopping = true;
 		dial_stop();
+		msg_stop();
 		mwi_close();
 		resolve_close();
 		keepalive_close();
@@ -671,6 +673,7 @@ static int module_init(void)
 	err  = uag_event_register(ua_event_handler, NULL);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
 	err |= dial_init();
+	err |= msg_init();
 	err |= keepalive_init();
 	err |= http_init();
 	trace_init();
@@ -701,6 +704,7 @@ static int module_close(void)
 	keepalive_close();
 	trace_close();
 	dial_close();
+	msg_close();
 	resolve_close();
 	probe_close();
 	http_close();
@@ -713,7 +717,9 @@ static int module_close(void)
 }
 
 
-EXPORT_SYM const struct mod_export exports = {
+/* the one symbol baresip looks up (the rest is hidden: Makefile) */
+EXPORT_SYM __attribute__((visibility("default")))
+const struct mod_export exports = {
 	"srvfailover",
 	"application",
 	module_init,

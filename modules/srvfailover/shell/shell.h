@@ -12,7 +12,24 @@ void shell_transport_error(struct sfo_server *srv, int err);
 int  check_baresip(void);
 void check_rivals(void);
 
+/* hook.c */
+struct hook {
+	struct cmd *copy;          /* registered in place of orig        */
+	const struct cmd *orig;    /* the other module's block           */
+	size_t n;
+};
+
+struct hook_cmd {
+	const char *name;
+	re_printf_h *h;            /* ours                               */
+	re_printf_h *orig;         /* the other module's, filled in      */
+};
+
+int  hook_install(struct hook *hk, struct hook_cmd *v, size_t n);
+void hook_remove(struct hook *hk, const char *module);
+
 /* dial.c */
+int  dial_uri(struct re_printf *pf, const char *uri);
 int  dial_init(void);
 void dial_close(void);
 void dial_stop(void);
@@ -22,6 +39,12 @@ void dial_transport_error(const struct sfo_server *srv, const char *text);
 void dial_invite_sent(const struct sip_msg *msg);
 void dial_provisional(const struct sip_msg *msg);
 struct sfo_server *dial_server_of(const struct sip_msg *msg);
+
+/* message.c */
+int  msg_init(void);
+void msg_transport_error(const struct sfo_server *srv, const char *text);
+void msg_stop(void);
+void msg_close(void);
 
 /* mwi.c */
 void mwi_update(struct sfo_line *line);
