@@ -6,15 +6,30 @@
 # the symbol check against that /usr/bin/baresip and the end-to-end
 # scenarios. Ends with one line "N passed, N failed" over all of them.
 #
-#   test/run-all.sh [-j N] [NAME...]    (make test runs it after building)
+#   test/run-all.sh [-j N] [-b bookworm|trixie] [NAME...]
+#	(make test runs it after building: make test -jN B=... T=...)
 #
 # What overlaps: the trixie system is prepared, the module built and its
 # unit tests run in the background while bookworm's unit tests and the
 # end-to-end tests of both run (one pool of N tests at once, test/e2e/run;
-# trixie's tests start once its build is ready). NAME: end-to-end tests
-# to run (every suite's other tests still run), e.g. test_cisco_startup.
+# trixie's tests start once its build is ready). -b: that baresip only.
+# NAME: end-to-end tests to run (a test, a file, a pattern; every
+# suite's unit tests and symbol checks still run), e.g. test_mwi.
 set -u
 cd "$(dirname "$0")/.."
+jobs= only=
+while getopts j:b: o; do
+	case $o in
+	j) jobs="-j $OPTARG" ;;
+	b) only=$OPTARG ;;
+	*) echo "usage: $0 [-j N] [-b bookworm|trixie] [NAME...]" >&2
+	   exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+case $only in "" | bookworm | trixie) ;; *)
+	echo "$0: -b $only: bookworm or trixie" >&2; exit 2 ;; esac
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 top=$(pwd)
 host=$top/srvfailover.so
 trixie_build=build/baresip-1.1.0
@@ -89,25 +104,33 @@ trixie_side() {
 	echo "$pass $fail" >"$work/trixie.counts"
 }
 
-# a build of an earlier run must not pass for this one's
-rm -f "$trixie"
-echo "trixie: preparing the system and building the module in it" \
-     "(in the background)"
-trixie_side >"$work/trixie.out" 2>&1 &
+targets=
+if want trixie; then
+	# a build of an earlier run must not pass for this one's
+	rm -f "$trixie"
+	echo "trixie: preparing the system and building the module in it" \
+	     "(in the background)"
+	trixie_side >"$work/trixie.out" 2>&1 &
+	targets="--target name=trixie,module=$trixie,system=trixie,ready=$work/ready"
+fi
 
-units bookworm "$top/build/baresip-1.0.0"
-symbols bookworm "$host" 1.0.0
+if want bookworm; then
+	units bookworm "$top/build/baresip-1.0.0"
+	symbols bookworm "$host" 1.0.0
+	targets="--target name=bookworm,module=$host $targets"
+fi
 
-"$top/test/e2e/run" "$@" --target "name=bookworm,module=$host" \
-	--target "name=trixie,module=$trixie,system=trixie,ready=$work/ready" \
-	2>&1 | tee "$log"
+# shellcheck disable=SC2086
+"$top/test/e2e/run" $jobs $targets "$@" 2>&1 | tee "$log"
 set -- $(counts) 0 1
 add "$1" "$2"
 
-wait
-cat "$work/trixie.out"
-set -- $(cat "$work/trixie.counts" 2>/dev/null) 0 1
-add "$1" "$2"
+if want trixie; then
+	wait
+	cat "$work/trixie.out"
+	set -- $(cat "$work/trixie.counts" 2>/dev/null) 0 1
+	add "$1" "$2"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
