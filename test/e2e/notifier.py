@@ -311,14 +311,15 @@ class Notifier:
             req.headers["to"] = ["%s;tag=%s" % (req.header("to"), to_tag)]
         tap = _Tap(self.sock)
         L.sip_answer(tap, req, status, reason, headers)
-        self.answered[branch_of(req)] = tap.sent
+        if branch_of(req):
+            self.answered[branch_of(req)] = tap.sent
 
     def _request(self, m):
         branch = branch_of(m)
         with self.cond:
             if m.method == "ACK":
                 return
-            if branch in self.answered:
+            if branch and branch in self.answered:
                 self.retransmissions += 1
                 self._send(*self.answered[branch])
                 return
