@@ -53,13 +53,20 @@ def test_cisco_message_goes_through_working_server_after_failover(lab):
     assert not messages(lab, SERVERS[0], t), "a MESSAGE to the dead server"
 
 
-def test_cisco_message_fails_over_once_on_icmp(lab):
-    """The module has not noticed server 1's death (no OPTIONS checks):
-    the MESSAGE's ICMP error sends it through server 2 at once."""
+def unwatched(lab):
+    """A cisco line whose servers are not checked (every 10 minutes): a
+    server's death is found by the MESSAGE that meets it."""
     text = config("cisco", line_params="sfo_probe_interval=600;"
                   "sfo_failback=immediate")
     b, kams = start(lab, srvfailover=text, extra=EXTRA, contacts=CONTACTS)
     wait_steady(b, "cisco")
+    return b, kams
+
+
+def test_cisco_message_fails_over_once_on_icmp(lab):
+    """The module has not noticed server 1's death (no OPTIONS checks):
+    the MESSAGE's ICMP error sends it through server 2 at once."""
+    b, kams = unwatched(lab)
 
     kams[SERVERS[0]].kill()
     t = time.time()
@@ -80,10 +87,7 @@ def test_cisco_message_fails_over_once_on_icmp(lab):
 def test_cisco_message_not_sent_again_after_no_answer(lab):
     """A server that says nothing may have taken the MESSAGE: it is not
     sent again through another (a hung server: no ICMP either)."""
-    text = config("cisco", line_params="sfo_probe_interval=600;"
-                  "sfo_failback=immediate")
-    b, kams = start(lab, srvfailover=text, extra=EXTRA, contacts=CONTACTS)
-    wait_steady(b, "cisco")
+    b, kams = unwatched(lab)
 
     kams[SERVERS[0]].stop()
     t = time.time()

@@ -155,6 +155,19 @@ test_parallel_mwi_so_never_freezes_the_phone.timeout = 240
 # a switch moves it, make-before-break
 
 
+def subscribed_on_switch(lab, b, mode, prio, since, timeout):
+    """Wait until the line works on server prio; its SUBSCRIBE (sent
+    after since) must have gone within 1 s of the switch being seen."""
+    wait_status(b, "working server %d" % prio, registered_on(mode, prio),
+                timeout)
+    seen = time.time()
+    sub = wait_subscribe(lab, SERVERS[prio - 1], since)
+    assert sub.t <= seen + 1.0, \
+        "SUBSCRIBE to server %d %.2fs after the switch was seen" % (
+            prio, sub.t - seen)
+    return sub
+
+
 def follows_failover_and_failback(lab, mode):
     b, kams = mwi_lab(lab, mode)
     wait_steady(b, mode)
@@ -162,12 +175,7 @@ def follows_failover_and_failback(lab, mode):
 
     t_kill = time.time()
     kams[SERVERS[0]].kill()
-    wait_status(b, "working server 2", registered_on(mode, 2), 25)
-    t_seen = time.time()
-    sub = wait_subscribe(lab, SERVERS[1], t_kill)
-    assert sub.t <= t_seen + 1.0, \
-        "SUBSCRIBE to server 2 %.2fs after the switch was seen" % (
-            sub.t - t_seen)
+    sub = subscribed_on_switch(lab, b, mode, 2, t_kill, 25)
     wait_mwi(b, 2)
     ev = mwi_events(b, sub.t)
     assert ev and all(event_server(e) == 2 for e in ev), ev
@@ -176,12 +184,7 @@ def follows_failover_and_failback(lab, mode):
     kams[SERVERS[0]].restart()
     kams[SERVERS[0]].publish_mwi(USER, 1)
     t_up = time.time()
-    wait_status(b, "back on server 1", registered_on(mode, 1), 30)
-    t_back = time.time()
-    sub1 = wait_subscribe(lab, SERVERS[0], t_up)
-    assert sub1.t <= t_back + 1.0, \
-        "SUBSCRIBE to server 1 %.2fs after the fail-back was seen" % (
-            sub1.t - t_back)
+    sub1 = subscribed_on_switch(lab, b, mode, 1, t_up, 30)
     wait_mwi(b, 1)
     unsub = lab.wire_until(lambda m: subscribes(lab, SERVERS[1], sub1.t,
                                                 unsub=True), 5,

@@ -67,6 +67,19 @@ static struct sfo_server *server_at(const struct sfo_line *line,
 }
 
 
+/* The user part of peer when peer names one of srv's line's servers */
+static bool user_at_line(struct pl *user, const struct sfo_server *srv,
+			 const char *peer)
+{
+	struct pl host;
+	uint16_t port;
+
+	return dial_host(peer, &host, &port) &&
+		server_at(srv->line, &host, port) &&
+		!re_regex(peer, str_len(peer), "[^:]+:[^@]+@", NULL, user);
+}
+
+
 /**
  * What to dial again through another server, for a call that reached
  * baresip without its dial string: the peer URI, but its user part alone
@@ -76,15 +89,12 @@ static struct sfo_server *server_at(const struct sfo_line *line,
 int sfo_redial_target(char **targetp, const struct sfo_server *srv,
 		      const char *peer)
 {
-	struct pl host, user;
-	uint16_t port;
+	struct pl user;
 
 	if (!targetp || !srv || !peer)
 		return EINVAL;
 
-	if (!dial_host(peer, &host, &port) ||
-	    !server_at(srv->line, &host, port) ||
-	    re_regex(peer, str_len(peer), "[^:]+:[^@]+@", NULL, &user))
+	if (!user_at_line(&user, srv, peer))
 		return str_dup(targetp, peer);
 
 	return pl_strdup(targetp, &user);
@@ -100,16 +110,13 @@ int sfo_redial_target(char **targetp, const struct sfo_server *srv,
 int sfo_request_target(char **targetp, const struct sfo_server *srv,
 		       const char *peer)
 {
-	struct pl host, user;
-	uint16_t port;
+	struct pl user;
 	bool udp;
 
 	if (!targetp || !srv || !peer)
 		return EINVAL;
 
-	if (!dial_host(peer, &host, &port) ||
-	    !server_at(srv->line, &host, port) ||
-	    re_regex(peer, str_len(peer), "[^:]+:[^@]+@", NULL, &user))
+	if (!user_at_line(&user, srv, peer))
 		return str_dup(targetp, peer);
 
 	udp = !str_casecmp(srv->transport, "udp");
