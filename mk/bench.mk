@@ -5,6 +5,8 @@
 #                         (about 28 minutes on a 2-core machine)
 #   make bench RUNS=5     more runs per figure (medians, min, max)
 #   make bench QUICK=1    one mode (cisco), one run: a quick look (~9 min)
+#   make bench MWI=1      voicemail on every phone and server (mwi.so,
+#                         presence_mwi): its SUBSCRIBEs count too
 #   make bench BENCH_ARGS='--kinds icmp,hang --modes cisco'   (see
 #                         test/bench/bench.py --help)
 #
@@ -14,6 +16,7 @@
 
 RUNS       ?= 3
 QUICK      ?=
+MWI        ?=
 BENCH_ARGS ?=
 
 .PHONY: bench
@@ -22,4 +25,5 @@ bench: deps all
 	@PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/bench/bench.py \
 		--module "$(CURDIR)/$(MODULE)" --runs $(RUNS) \
 		--out "$(CURDIR)/build/bench" \
-		$(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
+		$(if $(filter-out 0,$(QUICK)),--quick) \
+		$(if $(filter-out 0,$(MWI)),--mwi) $(BENCH_ARGS)

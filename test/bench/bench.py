@@ -1,7 +1,7 @@
 """`make bench`: srvfailover's figures beside stock baresip 1.0.0.
 
     test/bench/bench.py --module /abs/srvfailover.so [--runs N] [--quick]
-                        [--kinds 503,tcp,icmp,hang,drop]
+                        [--kinds 503,tcp,icmp,hang,drop] [--mwi]
                         [--modes parallel,cisco,sequential]
                         [--cost-window S] [--out build/bench] [--keep]
 
@@ -157,8 +157,13 @@ def wait_stock_event(phone, type_, aor, since, timeout):
 
 
 class Run:
-    def __init__(self, lab, kind, modes, log):
+    def __init__(self, lab, kind, modes, log, mwi=False):
         self.lab, self.kind, self.modes, self.log = lab, kind, modes, log
+        # --mwi: voicemail on every phone (mwi.so) and server (presence)
+        self.mwi = mwi
+        # (loaded before the accounts: stock baresip freezes in mwi.so's
+        # start timer more often when a REGISTER_OK comes first)
+        self.extra = ["module mwi.so"] if mwi else []
         self.tp = B.KINDS[kind][1]
         self.res = {"kind": kind, "modes": modes, "notes": []}
         self.rand = random.Random(os.urandom(8))
@@ -201,18 +206,19 @@ class Run:
                 "%s-%s" % (tag, mode), "127.0.0.%d" % (ip_base + i),
                 ctrl_base + i, user_base + i, module=self.lab.module,
                 srvfailover=module_config(mode, user_base + i, servers,
-                                          self.tp))
+                                          self.tp), extra=self.extra)
         stock = self.lab.phone(
             "%s-stock" % tag, "127.0.0.%d" % (ip_base + 3), ctrl_base + 3,
             user_base + 9,
-            accounts=stock_accounts(user_base + 9, servers, self.tp))
+            accounts=stock_accounts(user_base + 9, servers, self.tp),
+            extra=self.extra)
         return mods, stock
 
     def setup(self):
         lab = self.lab
         lab.capture()
         for ip in SA + SB:
-            lab.kamailio(ip)
+            lab.kamailio(ip, presence=self.mwi)
         lab.uas()
         self.a_mods, self.a_stock = self.phones("A", SA, 10, 4450, 100)
         self.b_mods, self.b_stock = self.phones("B", SB, 20, 4460, 110)
@@ -486,7 +492,7 @@ def child_run(args):
     result = {"ok": False}
     lab = B.BenchLab(args.dir, args.module)
     try:
-        run = Run(lab, args.kind, args.modes.split(","), log)
+        run = Run(lab, args.kind, args.modes.split(","), log, args.mwi)
         result = run.run()
         result["ok"] = True
     except BaseException as e:  # SystemExit from the timeout too
@@ -1098,6 +1104,10 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="one mode (cisco), one run, a short cost window")
     ap.add_argument("--kinds", default=",".join(KIND_ORDER))
+    ap.add_argument("--mwi", action="store_true",
+                    help="voicemail on: mwi.so in every phone, kamailio's"
+                    " presence_mwi on every server (messages to the dead"
+                    " server count SUBSCRIBEs too)")
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--cost-window", type=int, default=60)
     ap.add_argument("--no-cost", action="store_true")
@@ -1156,6 +1166,9 @@ def main():
           "load: %s" % (runs, len(kinds), ",".join(modes),
                         os.getloadavg()[0]), flush=True)
     print("bench: module %s (sha256 %s...)" % (module, build), flush=True)
+    if args.mwi:
+        print("bench: voicemail on: mwi.so in every phone, presence_mwi on"
+              " every server", flush=True)
     print("bench: config: regint=%d, sfo_retries=%d (budget %.1f s), "
           "sfo_probe_interval=%d, sfo_fallback_interval=5, "
           "sfo_failback=immediate, sfo_retry_base=2, sfo_retry_max=8"
@@ -1165,8 +1178,8 @@ def main():
     for i in range(runs):
         for kind in kinds:
             res = spawn(["--child", "run", "--kind", kind, "--modes",
-                         ",".join(modes), "--module", module], 260,
-                        args.keep)
+                         ",".join(modes), "--module", module] +
+                        (["--mwi"] if args.mwi else []), 260, args.keep)
             res["kind"], res["run"] = kind, i + 1
             results.append(res)
             line = "bench: run %d/%d %-5s %5.0fs" % (i + 1, runs, kind,
