@@ -102,8 +102,8 @@ static void bad(const struct sfo_server *srv, const char *why)
 }
 
 
-/* The line's newest subscription (the one its working server holds or
- * is being given), and the one it replaces */
+/* The line's newest subscription: the one its working server holds or
+ * is being given (an older one waits for it to be answered) */
 static struct mwisub *current(const struct sfo_line *line)
 {
 	struct le *le;
