@@ -303,7 +303,6 @@ class Pool:
     def __init__(self, jobs, width, keep):
         self.jobs, self.width, self.keep = jobs, max(1, width), keep
         self.running, self.printed, self.title = [], 0, None
-        self.broken = set()
 
     def startable(self, job):
         t = job.target
