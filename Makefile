@@ -118,9 +118,11 @@ demo: deps
 	@contrib/demo/demo.sh "$(CURDIR)/$(MODULE)"
 
 install: $(MODULE)
-	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(DOCDIR)/docs
 	install -m 0644 $(MODULE) $(DESTDIR)$(MODDIR)/$(notdir $(MODULE))
 	install -m 0644 README.md contrib/raspberry-pi.md $(DESTDIR)$(DOCDIR)
+	install -m 0644 docs/*.md docs/*.png $(DESTDIR)$(DOCDIR)/docs
 	install -m 0644 contrib/examples/* \
 		contrib/systemd/baresip-srvfailover.service \
 		$(DESTDIR)$(DOCDIR)/examples

@@ -32,6 +32,7 @@ check() {  # check "what" command...
 MODFILE=usr/lib/baresip/modules/srvfailover.so
 DOC=usr/share/doc/srvfailover
 FILES="$MODFILE $DOC/README.md $DOC/raspberry-pi.md $DOC/copyright
+       $DOC/docs/packaging.md $DOC/docs/figures.md $DOC/docs/faults.md
        $DOC/changelog.gz
        $DOC/examples/config.snippet $DOC/examples/srvfailover.parallel
        $DOC/examples/srvfailover.cisco $DOC/examples/srvfailover.sequential

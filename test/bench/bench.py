@@ -876,7 +876,7 @@ def print_table(rows, modes, kinds, cost_window, out):
 
 
 def write_summary(rows, modes, kinds, path, header):
-    """The same figures as markdown, medians only (README "Figures")."""
+    """The same figures as markdown, medians only (docs/figures.md)."""
     def get(kind, mode, key):
         return next((r for r in rows if r["kind"] == kind and
                      r["mode"] == mode and r["figure"] == key), None)
