@@ -367,14 +367,6 @@ struct sfo_server *dial_server_of(const struct sip_msg *msg)
 }
 
 
-static struct sfo_line *line_of_current(void)
-{
-	struct sfo_server *srv = shell_server_of_ua(seam_current());
-
-	return srv ? srv->line : NULL;
-}
-
-
 /* In front of menu's dialling command i: choose the user agent, then
  * dial as usual. The target is the first word ("dialdir 200 sendrecv") */
 static int hooked(size_t i, struct re_printf *pf, void *arg)
@@ -392,7 +384,7 @@ static int hooked(size_t i, struct re_printf *pf, void *arg)
 			return err;
 	}
 
-	err = sfo_route(&srv, shell_lines(), line_of_current(), target,
+	err = sfo_route(&srv, shell_lines(), shell_current_line(), target,
 			&bypass, pf);
 	if (err) {
 		warning("srvfailover: %s: call not placed (no usable"

@@ -18,7 +18,6 @@
 #include "sfo_baresip.h"
 #include "sfo_core.h"
 #include "shell.h"
-#include "seam.h"
 
 
 enum { MESSAGE_TRIES = 2 };
@@ -197,18 +196,6 @@ void msg_transport_error(const struct sfo_server *srv, const char *text)
 }
 
 
-static struct sfo_line *line_of_current(void)
-{
-	struct sfo_server *srv = shell_server_of_ua(seam_current());
-
-	if (srv)
-		return srv->line;
-
-	/* without a current user agent (1.1.0): the first line */
-	return list_ledata(list_head(shell_lines()));
-}
-
-
 static int message_handler(struct re_printf *pf, void *arg)
 {
 	const struct cmd_arg *carg = arg;
@@ -222,7 +209,7 @@ static int message_handler(struct re_printf *pf, void *arg)
 		return contactv[0].orig(pf, arg);
 
 	uri = contact_uri(cnt);
-	srv = sfo_request_route(shell_lines(), line_of_current(), uri);
+	srv = sfo_request_route(shell_lines(), shell_current_line(), uri);
 	if (!srv || !srv->ua)
 		return re_hprintf(pf, "srvfailover: MESSAGE to %s not sent:"
 				  " no usable server\n", uri), EACCES;
@@ -266,7 +253,7 @@ static int dialcontact_handler(struct re_printf *pf, void *arg)
 		return contactv[1].orig(pf, arg);
 
 	uri = contact_uri(cnt);
-	srv = sfo_request_route(shell_lines(), line_of_current(), uri);
+	srv = sfo_request_route(shell_lines(), shell_current_line(), uri);
 	err = srv ? sfo_redial_target(&target, srv, uri) :
 		str_dup(&target, uri);
 	if (!err)

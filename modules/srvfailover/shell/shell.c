@@ -204,6 +204,16 @@ static bool line_owns(const struct sfo_line *line, const struct ua *ua)
 }
 
 
+/* The line of baresip's current user agent; NULL when it is none of
+ * ours or there is none (1.1.0): the core then takes the first line */
+struct sfo_line *shell_current_line(void)
+{
+	struct sfo_server *srv = shell_server_of_ua(seam_current());
+
+	return srv ? srv->line : NULL;
+}
+
+
 /**
  * A bare "/dial 200" goes through baresip's current UA: make it the
  * working server's. Not while the user is in a call on the current UA

@@ -5,6 +5,7 @@
 struct list *shell_lines(void);
 struct sfo_server *shell_server_of_ua(const struct ua *ua);
 void shell_current_working(const struct sfo_line *line);
+struct sfo_line *shell_current_line(void);
 uint64_t shell_now(void);
 void shell_transport_error(struct sfo_server *srv, int err);
 
