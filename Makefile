@@ -40,11 +40,11 @@ CFLAGS   += $(ARCH_CFLAGS)
 # The functional core: no baresip in here
 CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 	line.c policy.c core.c route.c targets.c address.c config.c mwi.c \
-	status.c command.c web.c page.c)
+	presence.c status.c command.c web.c page.c)
 # The shell: the only part that calls baresip
 SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c check.c \
-	hook.c dial.c message.c mwi.c trace.c keepalive.c probe.c resolve.c \
-	http.c webconn.c)
+	hook.c dial.c message.c follow.c mwi.c presence.c trace.c \
+	keepalive.c probe.c resolve.c http.c webconn.c)
 # The seam: what differs between the baresip versions, one file each
 SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c
 SHELL_CFLAGS := -Iinclude/baresip-$(BARESIP_VERSION) \

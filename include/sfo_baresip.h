@@ -86,6 +86,29 @@ const char *contact_uri(const struct contact *c);
 int  message_send(struct ua *ua, const char *peer, const char *msg,
 		  sip_resp_h *resph, void *arg);
 
+/* presence.so's contacts and status (shell/presence.c) */
+enum presence_status {
+	PRESENCE_UNKNOWN = 0,
+	PRESENCE_OPEN,
+	PRESENCE_CLOSED,
+	PRESENCE_BUSY,
+};
+
+struct list *contact_list(const struct contacts *contacts);
+struct sip_addr *contact_addr(const struct contact *c);
+const char *contact_str(const struct contact *c);
+int  contact_add(struct contacts *contacts, struct contact **contactp,
+		 const struct pl *addr);
+void contact_remove(struct contacts *contacts, struct contact *c);
+void contacts_set_current(struct contacts *contacts, struct contact *cnt);
+void contact_set_presence(struct contact *c, enum presence_status status);
+const char *contact_presence_str(enum presence_status status);
+enum presence_status ua_presence_status(const struct ua *ua);
+void ua_presence_status_set(struct ua *ua,
+			    const enum presence_status status);
+int  sip_req_send(struct ua *ua, const char *method, const char *uri,
+		  sip_resp_h *resph, void *arg, const char *fmt, ...);
+
 const char *call_id(const struct call *call);
 const char *call_peeruri(const struct call *call);
 uint16_t call_scode(const struct call *call);

@@ -64,6 +64,16 @@ enum {
 	SFO_EXPIRES_MAX = 4000000,   /* s granted: libre counts the wait
 					in ms in 32 bits (4294967 s) */
 	SFO_MWI_BODY_MAX = 4096,     /* bytes of a message-summary      */
+	SFO_PIDF_MAX = 16384,        /* bytes of a presence document    */
+	SFO_PUBINT_MIN = 60,         /* s: shortest presence PUBLISH    */
+};
+
+/* A contact's presence, or the phone's own (baresip's order) */
+enum sfo_presence {
+	SFO_PRES_UNKNOWN = 0,
+	SFO_PRES_OPEN,
+	SFO_PRES_CLOSED,
+	SFO_PRES_BUSY,
 };
 
 /* Failover codes: three characters each, digits or '?' */
@@ -115,6 +125,8 @@ struct sfo_server {
 				      (no answer, ICMP, transport)      */
 	unsigned calls;
 	bool no_mwi;               /* mwi=no: no voicemail here         */
+	uint32_t pubint;           /* s between presence PUBLISHes; 0:
+				      the phone publishes nothing here  */
 
 	/* what is shown */
 	enum sfo_state state;
@@ -211,6 +223,8 @@ struct sfo_line {
 	unsigned cfg_line;         /* its first server's line in the file */
 	uint32_t rnd;
 	struct sfo_mwi mwi;
+	enum sfo_presence presence;/* the phone's own, as published     */
+	unsigned published;        /* the server holding it; 0: none    */
 
 	const struct sfo_ops *ops;
 	void *arg;
@@ -295,6 +309,8 @@ int  sfo_request_target(char **targetp, const struct sfo_server *srv,
 struct sfo_server *sfo_request_route(const struct list *lines,
 				     const struct sfo_line *line,
 				     const char *peer);
+struct sfo_line *sfo_line_of_peer(const struct list *lines,
+				  const char *peer);
 void sfo_invite_start(struct sfo_invite *inv, struct sfo_server *srv,
 		      bool bypass, uint64_t now);
 void sfo_invite_resent(struct sfo_invite *inv, uint64_t now);
@@ -307,7 +323,7 @@ enum sfo_verdict sfo_invite_failed(struct sfo_invite *inv, uint16_t scode,
 int  sfo_summary_parse(struct sfo_summary *sum, const struct pl *body,
 		       const char **why);
 struct sfo_server *sfo_mwi_server(const struct sfo_line *line);
-bool sfo_mwi_settling(const struct sfo_line *line);
+bool sfo_line_settling(const struct sfo_line *line);
 int64_t sfo_resubscribe_ms(const struct sfo_line *line,
 			   const struct sfo_sub_end *end, unsigned fails,
 			   uint32_t rnd);
@@ -315,6 +331,13 @@ void sfo_mwi_notified(struct sfo_line *line, const struct sfo_server *srv,
 		      const struct sfo_summary *sum);
 void sfo_mwi_dropped(struct sfo_line *line);
 int  sfo_mwi_print(struct re_printf *pf, const struct sfo_line *line);
+
+
+/* presence.c */
+int  sfo_pidf_parse(enum sfo_presence *st, const struct pl *body,
+		    const char **why);
+struct sfo_server *sfo_publish_server(const struct sfo_line *line);
+const char *sfo_presence_name(enum sfo_presence st);
 
 
 /* targets.c */

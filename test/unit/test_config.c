@@ -31,11 +31,12 @@ static void test_config_account_never_registers_by_itself(void **s)
 {
 	(void)s;
 	load("<sip:100@127.0.0.2>;auth_pass=pw;regint=600;sfo_retries=2"
-	     ";sfo_mode=cisco;mwi=no\n");
+	     ";sfo_mode=cisco;mwi=no;pubint=600\n");
 
 	assert_string_equal("<sip:100@127.0.0.2>;auth_pass=pw;regint=0"
-			    ";mwi=no", srv(1)->account);
+			    ";mwi=no;pubint=0", srv(1)->account);
 	assert_true(srv(1)->no_mwi);
+	assert_int_equal(600, srv(1)->pubint);
 	assert_int_equal(2, srv(1)->retries);
 }
 
@@ -257,6 +258,10 @@ static void test_config_long_number_is_out_of_range(void **s)
 	H.errors[0] = '\0';
 	bad("<sip:100@127.0.0.2>;sfo_retries=99999999999999999999\n",
 	    "sfo_retries: 99999999999999999999 is out of range 0..10");
+	list_flush(&H.lines);
+	H.errors[0] = '\0';
+	bad("<sip:100@127.0.0.2>;pubint=5\n",
+	    "pubint: 5 is out of range: 0 (off) or 60..604800");
 }
 
 
@@ -270,8 +275,9 @@ static void test_config_accepts_accounts_syntax(void **s)
 
 	assert_int_equal(1, list_count(&H.lines));
 	assert_int_equal(2, list_count(&line1()->servers));
-	assert_string_equal("\"Alice\" <sip:100@127.0.0.2>;regint=0;mwi=no",
-			    srv(1)->account);
+	assert_string_equal("\"Alice\" <sip:100@127.0.0.2>;regint=0;mwi=no"
+			    ";pubint=0", srv(1)->account);
+	assert_int_equal(0, srv(1)->pubint);
 	assert_string_equal("tcp", srv(2)->transport);
 }
 

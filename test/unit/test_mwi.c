@@ -120,11 +120,11 @@ static void test_mwi_waits_while_a_higher_server_registers(void **s)
 	/* server 2 answers first: working for a moment */
 	ok(2, 10);
 	assert_ptr_equal(srv(2), line1()->working);
-	assert_true(sfo_mwi_settling(line1()));
+	assert_true(sfo_line_settling(line1()));
 
 	ok(1, 20);
 	assert_ptr_equal(srv(1), line1()->working);
-	assert_false(sfo_mwi_settling(line1()));
+	assert_false(sfo_line_settling(line1()));
 }
 
 
@@ -137,7 +137,7 @@ static void test_mwi_does_not_wait_for_a_failed_server(void **s)
 	fail503(1, 5);
 	ok(2, 10);
 	assert_ptr_equal(srv(2), line1()->working);
-	assert_false(sfo_mwi_settling(line1()));
+	assert_false(sfo_line_settling(line1()));
 }
 
 

@@ -120,6 +120,22 @@ static int apply_codes(struct ctx *c, const struct key *k,
 }
 
 
+/* pubint=N: the phone's presence is published through this server
+ * (every N s) while it is the working one; baresip itself publishes
+ * through none of the module's user agents (pubint=0 to baresip) */
+static int apply_pubint(struct ctx *c, const struct key *k,
+			struct sfo_server *srv, const struct pl *val)
+{
+	int err = number(c, k->name, val, 0, 604800, &srv->pubint);
+
+	if (!err && srv->pubint && srv->pubint < SFO_PUBINT_MIN)
+		err = error(c, k->name, "%u is out of range: 0 (off) or"
+			    " %u..604800", srv->pubint, SFO_PUBINT_MIN);
+
+	return err;
+}
+
+
 static int apply_num(struct ctx *c, const struct key *k,
 		     struct sfo_line *line, struct sfo_server *srv,
 		     const struct pl *val)
@@ -141,6 +157,8 @@ static int apply_num(struct ctx *c, const struct key *k,
 		return number(c, k->name, val, 1, 10, &line->ka_loss);
 	if (!str_cmp(k->name, "regint"))
 		return number(c, k->name, val, 10, 604800, &srv->regint);
+	if (!str_cmp(k->name, "pubint"))
+		return apply_pubint(c, k, srv, val);
 
 	err = number(c, k->name, val, 0, 10, &n);
 	if (!err)
@@ -201,6 +219,7 @@ static const struct key keys[] = {
 	{"sfo_keepalive_loss",    true,  apply_num},
 	{"sfo_retries",           false, apply_num},
 	{"regint",                false, apply_num},
+	{"pubint",                false, apply_num},
 	{"mwi",                   false, apply_mwi},
 };
 
@@ -436,8 +455,8 @@ static int server(struct ctx *c, struct list *lines, const struct pl *text,
 	}
 	err |= params(c, line, srv, &addr.params, acc);
 	/* the module alone decides when a server registers, and holds
-	 * the line's voicemail subscription */
-	err |= mbuf_printf(acc, ";regint=0;mwi=no");
+	 * the line's voicemail subscription and presence publication */
+	err |= mbuf_printf(acc, ";regint=0;mwi=no;pubint=0");
 
 	if (!err) {
 		mbuf_set_pos(acc, 0);

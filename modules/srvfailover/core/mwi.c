@@ -171,31 +171,6 @@ struct sfo_server *sfo_mwi_server(const struct sfo_line *line)
 }
 
 
-/**
- * A server above the working one is being registered for the first time
- * (parallel mode at start: the first to answer is working for a moment):
- * the subscription waits for the line to settle rather than go there
- * and move again.
- */
-bool sfo_mwi_settling(const struct sfo_line *line)
-{
-	struct le *le;
-
-	LIST_FOREACH(&line->servers, le) {
-		const struct sfo_server *srv = le->data;
-
-		if (srv == line->working)
-			break;
-
-		if (srv->req == SFO_REQ_REGISTER && !srv->probing &&
-		    !srv->reg_fails)
-			return true;
-	}
-
-	return false;
-}
-
-
 static bool reason_is(const struct sfo_sub_end *end, const char *reason)
 {
 	return end->terminated && !str_casecmp(end->reason, reason);

@@ -314,3 +314,28 @@ enum sfo_state sfo_state_of(const struct sfo_line *line,
 	return s->alive == SFO_ALIVE_UP ? SFO_ST_REACHABLE :
 		SFO_ST_UNREACHABLE;
 }
+
+
+/**
+ * A server above the working one is being registered for the first time
+ * (parallel mode at start: the first to answer is working for a moment):
+ * what follows the working server (voicemail, presence) waits for the
+ * line to settle rather than go there and move again.
+ */
+bool sfo_line_settling(const struct sfo_line *line)
+{
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		const struct sfo_server *srv = le->data;
+
+		if (srv == line->working)
+			break;
+
+		if (srv->req == SFO_REQ_REGISTER && !srv->probing &&
+		    !srv->reg_fails)
+			return true;
+	}
+
+	return false;
+}

@@ -232,6 +232,31 @@ int sfo_route(struct sfo_server **srvp, const struct list *lines,
 
 
 /**
+ * The line one of whose servers peer names ("sip:200@server 1"), NULL
+ * when none does: its requests to peer go through its working server.
+ */
+struct sfo_line *sfo_line_of_peer(const struct list *lines,
+				  const char *peer)
+{
+	uint16_t port;
+	struct pl host;
+	struct le *le;
+
+	if (!str_isset(peer) || !dial_host(peer, &host, &port))
+		return NULL;
+
+	LIST_FOREACH(lines, le) {
+		const struct sfo_server *srv = server_at(le->data, &host, port);
+
+		if (srv)
+			return srv->line;
+	}
+
+	return NULL;
+}
+
+
+/**
  * The server an out-of-dialog request (MESSAGE) to peer goes through:
  * the working server (before there is one, the first that may carry) of
  * the line whose server peer names, else of line; NULL when there is
@@ -241,21 +266,10 @@ struct sfo_server *sfo_request_route(const struct list *lines,
 				     const struct sfo_line *line,
 				     const char *peer)
 {
-	struct sfo_server *named = NULL;
-	uint16_t port;
-	struct pl host;
-	struct le *le;
-
-	if (str_isset(peer) && dial_host(peer, &host, &port)) {
-		LIST_FOREACH(lines, le) {
-			named = server_at(le->data, &host, port);
-			if (named)
-				break;
-		}
-	}
+	const struct sfo_line *named = sfo_line_of_peer(lines, peer);
 
 	if (named)
-		line = named->line;
+		line = named;
 	else if (!line)
 		line = list_ledata(list_head(lines));
 

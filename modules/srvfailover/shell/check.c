@@ -7,6 +7,7 @@
  * says what to install. uag_event_str() exists in both versions and
  * names each number.
  */
+#include <string.h>
 #include <re.h>
 #include "sfo_baresip.h"
 #include "sfo_core.h"
@@ -53,6 +54,22 @@ static const char *running_baresip(void)
 }
 
 
+/* baresip's presence numbers are the core's (presence.c passes them);
+ * baresip names them in colour */
+static bool presence_same(void)
+{
+	int v;
+
+	for (v = SFO_PRES_UNKNOWN; v <= SFO_PRES_BUSY; v++) {
+		if (!strstr(contact_presence_str((enum presence_status)v),
+			    sfo_presence_name((enum sfo_presence)v)))
+			return false;
+	}
+
+	return true;
+}
+
+
 /**
  * Refuse a baresip other than the one of this build
  *
@@ -67,7 +84,7 @@ int check_baresip(void)
 			break;
 	}
 
-	if (i == ARRAY_SIZE(eventv) && seam_symbols())
+	if (i == ARRAY_SIZE(eventv) && seam_symbols() && presence_same())
 		return 0;
 
 	warning("srvfailover: built for baresip %s, but this baresip is"

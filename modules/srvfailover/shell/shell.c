@@ -23,8 +23,16 @@ struct wake {
 	struct sfo_line *line;
 };
 
+/* A user agent kept for a DNS target that went (park()) */
+struct parked {
+	struct le le;
+	struct ua *ua;
+	char *account;
+};
+
 static struct list lines;
 static struct list wakes;
+static struct list parked;
 static struct sfo_server *in_register; /* ua_register() is running   */
 static bool stopping;                  /* baresip is quitting          */
 static const struct ua *destroying;    /* server_down() destroys it    */
@@ -45,6 +53,15 @@ uint64_t shell_now(void)
 struct list *shell_lines(void)
 {
 	return &lines;
+}
+
+
+static void parked_destructor(void *arg)
+{
+	struct parked *pk = arg;
+
+	list_unlink(&pk->le);
+	mem_deref(pk->account);
 }
 
 
@@ -275,9 +292,12 @@ static void do_wake(struct sfo_line *line, uint64_t at, void *arg)
 	else
 		tmr_start(&w->tmr, at > now ? at - now : 0, wake_handler, w);
 
-	/* the core has taken an event in: the voicemail may move */
-	if (!stopping)
+	/* the core has taken an event in: voicemail and presence may
+	 * move */
+	if (!stopping) {
 		mwi_update(line);
+		presence_update(line);
+	}
 }
 
 
@@ -350,6 +370,7 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		dial_stop();
 		msg_stop();
 		mwi_close();
+		presence_stop();
 		resolve_close();
 		keepalive_close();
 		tmr_start(&quit_tmr, QUIT_WAIT_MS, quit_handler, NULL);
@@ -493,6 +514,50 @@ static enum sfo_mode default_mode(const char *dir)
 }
 
 
+/* presence.so ends all presence (its subscriptions, its watchers') on
+ * any user agent's SHUTDOWN, which ua_destroy() raises. While it is
+ * loaded, the user agent of a DNS target that went is kept, unused
+ * (regint=0, pubint=0, mwi=no), and used again if the target comes
+ * back. */
+static bool park(struct ua *ua, const char *account)
+{
+	struct parked *pk;
+
+	if (!mod_find("presence" MOD_EXT))
+		return false;
+
+	pk = mem_zalloc(sizeof(*pk), parked_destructor);
+	if (!pk || str_dup(&pk->account, account)) {
+		mem_deref(pk);
+		return false;
+	}
+
+	pk->ua = ua;
+	list_append(&parked, &pk->le, pk);
+
+	return true;
+}
+
+
+static struct ua *unpark(const char *account)
+{
+	struct le *le;
+
+	LIST_FOREACH(&parked, le) {
+		struct parked *pk = le->data;
+		struct ua *ua = pk->ua;
+
+		if (str_cmp(pk->account, account))
+			continue;
+
+		mem_deref(pk);
+		return ua;
+	}
+
+	return NULL;
+}
+
+
 /* A server's user agent, and its ICMP probe; a DNS name is resolved
  * first, its targets come back through server_up() */
 static int server_up(struct sfo_server *srv, void *arg)
@@ -507,7 +572,8 @@ static int server_up(struct sfo_server *srv, void *arg)
 	if (srv->unresolved)
 		return resolve_start(srv);
 
-	err = ua_alloc(&ua, srv->account);
+	ua = unpark(srv->account);
+	err = ua ? 0 : ua_alloc(&ua, srv->account);
 	if (err) {
 		warning("srvfailover: line %s server %u %s: baresip"
 			" rejects the account: %m\n", srv->line->user,
@@ -532,6 +598,7 @@ static void server_down(struct sfo_server *srv, void *arg)
 	probe_remove(srv);
 	keepalive_remove(srv);
 	mwi_server_gone(srv);
+	presence_server_gone(srv);
 	srv->ua = NULL;
 
 	if (!ua)
@@ -543,6 +610,9 @@ static void server_down(struct sfo_server *srv, void *arg)
 	if (seam_current() == ua)
 		seam_current_set(line->working && line->working->ua ?
 				 line->working->ua : NULL);
+
+	if (park(ua, srv->account))
+		return;
 
 	destroying = ua;
 	ua_destroy(ua);
@@ -684,6 +754,7 @@ static int module_init(void)
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
 	err |= dial_init();
 	err |= msg_init();
+	err |= presence_init();
 	err |= keepalive_init();
 	err |= http_init();
 	trace_init();
@@ -711,6 +782,7 @@ static int module_close(void)
 	stopping = true;
 	tmr_cancel(&quit_tmr);
 	mwi_close();
+	presence_close();
 	keepalive_close();
 	trace_close();
 	dial_close();
@@ -721,6 +793,7 @@ static int module_close(void)
 	cmd_unregister(baresip_commands(), cmdv);
 	uag_event_unregister(ua_event_handler);
 	list_flush(&wakes);
+	list_flush(&parked);
 	list_flush(&lines);
 
 	return 0;

@@ -47,11 +47,44 @@ void msg_transport_error(const struct sfo_server *srv, const char *text);
 void msg_stop(void);
 void msg_close(void);
 
+/* follow.c */
+struct follow;
+
+struct follow_kind {
+	const char *event;         /* "message-summary"                  */
+	const char *accept;        /* its body's content type            */
+	const char *what;          /* "voicemail", for the log           */
+	uint32_t expires;          /* s asked for                        */
+	/* a NOTIFY with a body through srv (first: the first one of that
+	 * subscription); false: it did not read, nothing changes        */
+	bool (*notifyh)(struct follow *f, const struct sfo_server *srv,
+			const struct sip_msg *msg, bool first);
+	/* what it held is gone                                          */
+	void (*droph)(struct follow *f);
+};
+
+int  follow_alloc(struct follow **fp, const struct follow_kind *kind,
+		  struct sfo_line *line, const char *peer, void *arg);
+void follow_move(struct follow *f, struct sfo_server *srv);
+void follow_server_gone(struct follow *f, const struct sfo_server *srv);
+void follow_end(struct follow *f);
+void follow_bad(const struct follow *f, const struct sfo_server *srv,
+		const char *why);
+void *follow_arg(const struct follow *f);
+struct sfo_line *follow_line(const struct follow *f);
+void follow_close(void);
+
 /* mwi.c */
 void mwi_update(struct sfo_line *line);
 void mwi_server_gone(const struct sfo_server *srv);
-void mwi_line_gone(struct sfo_line *line);
 void mwi_close(void);
+
+/* presence.c */
+int  presence_init(void);
+void presence_update(struct sfo_line *line);
+void presence_server_gone(const struct sfo_server *srv);
+void presence_stop(void);
+void presence_close(void);
 
 /* trace.c */
 void trace_init(void);
