@@ -426,7 +426,7 @@ class Kamailio(Proc):
         "MWI_481" answers every SUBSCRIBE refresh 481."""
         self.ip, self.port = ip, port
         self.presence = presence or "PRESENCE" in defines
-        self._etags = {}  # user -> SIP-ETag of our last PUBLISH
+        self._etags = {}  # (user, event) -> SIP-ETag of our last PUBLISH
         self.tls_port = tls_port if tls else None
         # (no ':' in the control socket's path: kamailio splits on it)
         self.rundir = lab.path("kamailio-%s-%d" % (ip.replace(":", "_"),
@@ -548,38 +548,67 @@ class Kamailio(Proc):
         """PUBLISH user's voicemail count (message-summary) to this
         presence server; every subscriber of sip:USER@IP gets a NOTIFY
         with `Voice-Message: NEW/OLD`. waiting: Messages-Waiting (default:
-        new > 0). The first PUBLISH of a user makes its state, later ones
-        modify it (SIP-If-Match: the server keeps one state per fresh
-        PUBLISH, and NOTIFYs the oldest), a fresh one if the server
-        refuses the etag (kamailio 5.6.3 answers 500, not 412).
-        Sent from MWI_PUBLISHER (::1 for an IPv6 server), retransmitted
-        like a real client's; LabError unless 200 (405 from a server
-        without presence). Returns the 200."""
+        new > 0). See _publish_state. Returns the 200."""
         waiting = new > 0 if waiting is None else waiting
         body = ("Messages-Waiting: %s\r\nMessage-Account: %s\r\n"
                 "Voice-Message: %d/%d\r\n" % (
                     "yes" if waiting else "no", self.account(user),
                     new, old))
-        r = self._publish(user, body, expires, self._etags.get(user),
-                          timeout)
-        if r.status != 200 and self._etags.get(user):
-            r = self._publish(user, body, expires, None, timeout)
+        return self._publish_state(user, "message-summary",
+                                   "application/simple-message-summary",
+                                   body, expires, timeout)
+
+    def publish_presence(self, user, basic="open", activity=None,
+                         expires=3600, timeout=8.0):
+        """PUBLISH user's presence (a PIDF document: basic "open" or
+        "closed", an RFC 4480 activity such as "on-the-phone" or "away")
+        to this presence server; every presence subscriber of
+        sip:USER@IP gets it in a NOTIFY. Returns the 200."""
+        uri = self.account(user)
+        person = ("  <dm:person id=\"p1\"><rpid:activities><rpid:%s/>"
+                  "</rpid:activities></dm:person>\r\n" % activity
+                  if activity else "")
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+                "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"\r\n"
+                "    xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\"\r\n"
+                "    xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\"\r\n"
+                "    entity=\"%s\">\r\n%s"
+                "  <tuple id=\"t1\"><status><basic>%s</basic></status>"
+                "<contact>%s</contact></tuple>\r\n"
+                "</presence>\r\n" % (uri, person, basic, uri))
+        return self._publish_state(user, "presence", "application/pidf+xml",
+                                   body, expires, timeout)
+
+    def _publish_state(self, user, event, ctype, body, expires, timeout):
+        """The first PUBLISH of a user's event makes its state, later
+        ones modify it (SIP-If-Match: the server keeps one state per
+        fresh PUBLISH, and NOTIFYs the oldest), a fresh one if the server
+        refuses the etag (kamailio 5.6.3 answers 500, not 412). Sent from
+        MWI_PUBLISHER (::1 for an IPv6 server), retransmitted like a real
+        client's; LabError unless 200 (405 from a server without
+        presence)."""
+        key = (user, event)
+        r = self._publish(user, event, ctype, body, expires,
+                          self._etags.get(key), timeout)
+        if r.status != 200 and self._etags.get(key):
+            r = self._publish(user, event, ctype, body, expires, None,
+                              timeout)
         if r.status != 200:
-            raise LabError("PUBLISH of %s's MWI to %s: %d %s" % (
-                user, self.name, r.status, r.reason))
-        self._etags[user] = r.header("sip-etag")
+            raise LabError("PUBLISH of %s's %s to %s: %d %s" % (
+                user, event, self.name, r.status, r.reason))
+        self._etags[key] = r.header("sip-etag")
         return r
 
-    def _publish(self, user, body, expires, etag, timeout):
-        """One PUBLISH transaction of message-summary; its final answer."""
+    def _publish(self, user, event, ctype, body, expires, etag, timeout):
+        """One PUBLISH transaction; its final answer."""
         uri = self.account(user)
         with sip_socket("::1" if ":" in self.ip else MWI_PUBLISHER) as s:
             headers = ["From: <%s>;tag=%s" % (uri, os.urandom(4).hex()),
                        "To: <%s>" % uri,
                        "Call-ID: pub-%s" % os.urandom(8).hex(),
-                       "CSeq: 1 PUBLISH", "Event: message-summary",
+                       "CSeq: 1 PUBLISH", "Event: " + event,
                        "Expires: %d" % expires,
-                       "Content-Type: application/simple-message-summary"]
+                       "Content-Type: " + ctype]
             if etag:
                 headers.append("SIP-If-Match: " + etag)
             req = sip_request(s, "PUBLISH", uri, headers, body)

@@ -15,9 +15,11 @@ import lab as L
 SUBSCRIBER = "127.0.0.96"  # the tests' subscriber (no other lab process)
 
 
-def subscribe(sock, server, user, expires=600, dialog=None, inbox=None):
-    """SUBSCRIBE to message-summary of sip:USER@server (a new dialog, or
-    a refresh within `dialog`); returns (final response, dialog).
+def subscribe(sock, server, user, expires=600, dialog=None, inbox=None,
+              event="message-summary",
+              accept="application/simple-message-summary"):
+    """SUBSCRIBE to `event` of sip:USER@server (a new dialog, or a
+    refresh within `dialog`); returns (final response, dialog).
 
     dialog: {"call_id", "from_tag", "to_tag", "cseq"}, filled from the
     200 (its To tag is the server's dialog tag)."""
@@ -33,8 +35,7 @@ def subscribe(sock, server, user, expires=600, dialog=None, inbox=None):
         "From: <%s>;tag=%s" % (uri, d["from_tag"]), to,
         "Call-ID: " + d["call_id"], "CSeq: %d SUBSCRIBE" % d["cseq"],
         "Contact: <sip:%s@%s>" % (user, L.hostport(ip, port)),
-        "Event: message-summary",
-        "Accept: application/simple-message-summary",
+        "Event: " + event, "Accept: " + accept,
         "Expires: %d" % expires])
     r = L.sip_transaction(sock, (server, 5060), req, inbox=inbox)
     if r.status == 200 and not d["to_tag"]:
@@ -144,6 +145,36 @@ def test_presence_per_server_counts(lab):
         assert r.status == 200, r.first
         n = next_notify(s, inbox, d)
         assert "Voice-Message" not in n.body, n.body
+
+
+def test_presence_pidf_per_server(lab):
+    """Presence (presence_xml): each server NOTIFYs the PIDF document
+    published to it for sip:200@server, basic status and activity as
+    published; a new PUBLISH is NOTIFYed to the subscriber."""
+    k2 = lab.kamailio("127.0.0.2", presence=True)
+    k3 = lab.kamailio("127.0.0.3", defines=["PRESENCE"])
+    k2.publish_presence("200", "open")
+    k3.publish_presence("200", "open", activity="on-the-phone")
+    with L.sip_socket(SUBSCRIBER) as s:
+        inbox = []
+        r, d = subscribe(s, "127.0.0.2", "200", inbox=inbox,
+                         event="presence", accept="application/pidf+xml")
+        assert r.status == 200, r.first
+        n = next_notify(s, inbox, d)
+        assert n.header("event") == "presence", n.raw
+        assert n.header("content-type") == "application/pidf+xml", n.raw
+        assert "<basic>open</basic>" in n.body, n.body
+        assert "on-the-phone" not in n.body, n.body
+
+        k2.publish_presence("200", "closed")
+        assert "<basic>closed</basic>" in next_notify(s, inbox, d).body
+
+        inbox = []
+        r, d = subscribe(s, "127.0.0.3", "200", inbox=inbox,
+                         event="presence", accept="application/pidf+xml")
+        assert r.status == 200, r.first
+        n = next_notify(s, inbox, d)
+        assert "on-the-phone" in n.body, n.body
 
 
 def test_presence_mwi_481_and_off(lab):

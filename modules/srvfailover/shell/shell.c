@@ -353,6 +353,14 @@ static void quit_handler(void *arg)
 	info("srvfailover: quitting: requests still unanswered are"
 	     " abandoned\n");
 	sip_close(uag_sip(), true);
+
+	/* baresip closes the SIP stack once the last user agent is gone;
+	 * when a module held one while the user agents were stopped
+	 * (presence.so does, for a subscription still unanswered, and lets
+	 * it go during the next one's SHUTDOWN) that moment never comes
+	 * and baresip never quits. This is what it would have done then
+	 * (and nothing, when it has done it already). */
+	sip_close(uag_sip(), false);
 }
 
 
