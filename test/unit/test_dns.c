@@ -84,7 +84,8 @@ static void test_dns_targets_take_the_entry_place_in_order(void **s)
 	assert_int_equal(0, nth(1)->rank);
 	assert_int_equal(1, nth(2)->rank);
 	assert_string_equal("<sip:100@pbx.test;transport=udp>;regint=0"
-			    ";mwi=no;outbound=\"sip:127.0.0.2:5060;transport=udp\"",
+			    ";mwi=no;pubint=0"
+			    ";outbound=\"sip:127.0.0.2:5060;transport=udp\"",
 			    nth(1)->account);
 	assert_string_equal("sip:100@127.0.0.3:5060;transport=udp",
 			    nth(2)->probe_uri);
