@@ -271,3 +271,36 @@ def test_presence_without_pubint_publishes_nothing(lab):
     wait_shown(b, 1)
     time.sleep(1)
     assert not publishes(lab), L.summary(publishes(lab))
+
+
+def test_presence_dns_target_gone_does_not_end_presence_so(lab):
+    """presence.so ends all its subscriptions on any user agent's
+    SHUTDOWN. A DNS target that goes from DNS is dropped from the line;
+    its user agent is kept (parked), so presence.so's subscription to
+    Carol (at a presence server of no line) goes on."""
+    import test_dns as D
+    k5 = lab.kamailio("127.0.0.5", presence=True)
+    k5.publish_presence("300", "open")
+    dns = lab.dnsmasq(D.RECORDS)
+    text = "<sip:101@%s;transport=udp>;regint=60\n" % D.FALLBACK + \
+        D.srvfailover("cisco", D.NAME)
+    b, _ = start(lab, srvfailover=text, extra=EXTRA + D.DNS_CONFIG,
+                 servers=[D.PRI, D.SEC, D.FALLBACK],
+                 contacts='"Carol" <sip:300@127.0.0.5>;presence=p2p\n')
+    D.wait_uri_states(b, "primary registered",
+                      {D.target(D.PRI): "Registered"}, 15)
+    L.wait_for(lambda: shown(b, "300") == "Online", 10, "Carol online")
+
+    dns.kill()
+    t = time.time()
+    lab.dnsmasq([r for r in D.RECORDS if "pri.pbx.test,5060" not in r])
+    wait_status(b, "the primary target dropped",
+                lambda l: [s["uri"] for s in l["servers"]] ==
+                [D.target(D.SEC), "sip:" + D.FALLBACK], 15)
+    time.sleep(1)
+    assert not [m for m in requests(lab, "SUBSCRIBE", "127.0.0.5", t)
+                if m.header("expires").strip() == "0"], \
+        "presence.so un-SUBSCRIBEd Carol"
+    assert not b.lines("presence: subscriber: closing"), \
+        b.lines("presence: subscriber: closing")
+    assert shown(b, "300") == "Online", shown(b, "300")
