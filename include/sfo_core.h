@@ -338,6 +338,8 @@ int  sfo_pidf_parse(enum sfo_presence *st, const struct pl *body,
 		    const char **why);
 struct sfo_server *sfo_publish_server(const struct sfo_line *line);
 const char *sfo_presence_name(enum sfo_presence st);
+void sfo_published(struct sfo_line *line, const struct sfo_server *srv);
+int  sfo_presence_print(struct re_printf *pf, const struct sfo_line *line);
 
 
 /* targets.c */

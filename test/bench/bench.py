@@ -85,15 +85,21 @@ FAILED = ("Registration failed", "Unreachable")
 # child: one failure kind, one run (inside unshare -n)
 
 
-def module_config(mode, user, servers, transport):
+def module_config(mode, user, servers, transport, params=""):
     text = C.config(mode, user=str(user), servers=servers,
-                    server_params="regint=%d" % REGINT)
+                    server_params="regint=%d%s" % (REGINT, params))
     return text.replace("transport=udp", "transport=" + transport)
 
 
-def stock_accounts(user, servers, transport):
-    return "\n".join("<sip:%s@%s;transport=%s>;regint=%d" % (
-        user, ip, transport, REGINT) for ip in servers) + "\n"
+def stock_accounts(user, servers, transport, params=""):
+    return "\n".join("<sip:%s@%s;transport=%s>;regint=%d%s" % (
+        user, ip, transport, REGINT, params) for ip in servers) + "\n"
+
+
+# --mwi: each phone publishes its presence and watches a colleague's at
+# its main server (p2p: presence.so subscribes to it)
+PUBINT = 60
+PEER = "200"
 
 
 def wait_stock_registered(lab, phone, servers, timeout=20):
@@ -159,11 +165,14 @@ def wait_stock_event(phone, type_, aor, since, timeout):
 class Run:
     def __init__(self, lab, kind, modes, log, mwi=False):
         self.lab, self.kind, self.modes, self.log = lab, kind, modes, log
-        # --mwi: voicemail on every phone (mwi.so) and server (presence)
+        # --mwi: voicemail and presence on every phone (mwi.so,
+        # presence.so, a colleague's presence, pubint) and server
         self.mwi = mwi
         # (loaded before the accounts: stock baresip freezes in mwi.so's
         # start timer more often when a REGISTER_OK comes first)
-        self.extra = ["module mwi.so"] if mwi else []
+        self.extra = ["module mwi.so", "module contact.so",
+                      "module presence.so"] if mwi else []
+        self.params = ";pubint=%d" % PUBINT if mwi else ""
         self.tp = B.KINDS[kind][1]
         self.res = {"kind": kind, "modes": modes, "notes": []}
         self.rand = random.Random(os.urandom(8))
@@ -201,24 +210,28 @@ class Run:
 
     def phones(self, tag, servers, ip_base, ctrl_base, user_base):
         mods = {}
+        contacts = "<sip:%s@%s;transport=%s>;presence=p2p" % (
+            PEER, servers[0], self.tp) if self.mwi else ""
         for i, mode in enumerate(self.modes):
             mods[mode] = self.lab.phone(
                 "%s-%s" % (tag, mode), "127.0.0.%d" % (ip_base + i),
                 ctrl_base + i, user_base + i, module=self.lab.module,
                 srvfailover=module_config(mode, user_base + i, servers,
-                                          self.tp), extra=self.extra)
+                                          self.tp, self.params),
+                extra=self.extra, contacts=contacts)
         stock = self.lab.phone(
             "%s-stock" % tag, "127.0.0.%d" % (ip_base + 3), ctrl_base + 3,
             user_base + 9,
-            accounts=stock_accounts(user_base + 9, servers, self.tp),
-            extra=self.extra)
+            accounts=stock_accounts(user_base + 9, servers, self.tp,
+                                    self.params),
+            extra=self.extra, contacts=contacts)
         return mods, stock
 
     def setup(self):
         lab = self.lab
         lab.capture()
         for ip in SA + SB:
-            lab.kamailio(ip, presence=self.mwi)
+            lab.kamailio(ip, presence=self.mwi, presence_transport=self.tp)
         lab.uas()
         self.a_mods, self.a_stock = self.phones("A", SA, 10, 4450, 100)
         self.b_mods, self.b_stock = self.phones("B", SB, 20, 4460, 110)
@@ -1105,9 +1118,11 @@ def main():
                     help="one mode (cisco), one run, a short cost window")
     ap.add_argument("--kinds", default=",".join(KIND_ORDER))
     ap.add_argument("--mwi", action="store_true",
-                    help="voicemail on: mwi.so in every phone, kamailio's"
-                    " presence_mwi on every server (messages to the dead"
-                    " server count SUBSCRIBEs too)")
+                    help="voicemail and presence on: mwi.so, presence.so"
+                    " and a p2p contact at the main server in every phone,"
+                    " pubint on its servers; kamailio's presence modules on"
+                    " every server (messages to the dead server count"
+                    " SUBSCRIBEs and PUBLISHes too)")
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--cost-window", type=int, default=60)
     ap.add_argument("--no-cost", action="store_true")
@@ -1167,8 +1182,9 @@ def main():
                         os.getloadavg()[0]), flush=True)
     print("bench: module %s (sha256 %s...)" % (module, build), flush=True)
     if args.mwi:
-        print("bench: voicemail on: mwi.so in every phone, presence_mwi on"
-              " every server", flush=True)
+        print("bench: voicemail and presence on: mwi.so, presence.so, a"
+              " p2p contact and pubint=%d in every phone, presence modules"
+              " on every server" % PUBINT, flush=True)
     print("bench: config: regint=%d, sfo_retries=%d (budget %.1f s), "
           "sfo_probe_interval=%d, sfo_fallback_interval=5, "
           "sfo_failback=immediate, sfo_retry_base=2, sfo_retry_max=8"

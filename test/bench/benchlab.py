@@ -40,7 +40,7 @@ class Phone(L.Proc):
     Built on lab.Proc and lab.Ctrl only."""
 
     def __init__(self, lab, name, ip, ctrl_port, user, module=None,
-                 srvfailover="", accounts="", extra=()):
+                 srvfailover="", accounts="", extra=(), contacts=""):
         self.name_, self.ip = name, ip
         # its SIP user(s): an int/str, or a list of them (many lines)
         users = user if isinstance(user, (list, tuple)) else [user]
@@ -65,6 +65,7 @@ class Phone(L.Proc):
         self.write("config", config)
         self.write("accounts", accounts)
         self.write("srvfailover", srvfailover)
+        self.write("contacts", contacts)
         self.ctrl = None
         self.died = None
         super().__init__(lab, "baresip " + name,

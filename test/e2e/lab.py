@@ -413,7 +413,7 @@ class Kamailio(Proc):
 
     def __init__(self, lab, ip, port=5060, callee=CALLEE + ":5060",
                  defines=(), auth_pw=None, tls=False, tls_port=5061,
-                 presence=False):
+                 presence=False, presence_transport="udp"):
         """defines: more -A of kamailio.cfg, e.g. ["INVITE_503"].
 
         auth_pw: digest auth with this password (the define AUTH_PW);
@@ -423,7 +423,9 @@ class Kamailio(Proc):
         presence: also a presence server and voicemail (MWI) notifier
         (publish_mwi()); the define "PRESENCE" in defines does the same,
         so common.start(defines={ip: ["PRESENCE"]}) works too. With it,
-        "MWI_481" answers every SUBSCRIBE refresh 481."""
+        "MWI_481" answers every SUBSCRIBE refresh 481. presence_transport:
+        what the NOTIFYs' Contact says (its in-dialog requests go so):
+        "tcp" for subscribers over TCP."""
         self.ip, self.port = ip, port
         self.presence = presence or "PRESENCE" in defines
         self._etags = {}  # (user, event) -> SIP-ETag of our last PUBLISH
@@ -451,8 +453,11 @@ class Kamailio(Proc):
         if self.presence:
             # db_text: no database server; a string define is substituted
             # only whole, so the NOTIFYs' Contact comes complete
+            tp = "" if presence_transport == "udp" else \
+                ";transport=" + presence_transport
             argv += ["-A", 'PRESENCE_DB="text://%s"' % self.dbdir(),
-                     "-A", 'PRESENCE_ADDR="sip:%s"' % hostport(ip, port)]
+                     "-A", 'PRESENCE_ADDR="sip:%s%s"' % (hostport(ip, port),
+                                                         tp)]
             if "PRESENCE" not in defines:
                 argv += ["-A", "PRESENCE"]
         for d in defines:
@@ -1479,7 +1484,8 @@ class Lab:
     # building blocks
     def kamailio(self, ip, port=5060, callee=CALLEE + ":5060", defines=(),
                  **kw):
-        """kw: auth_pw, tls, tls_port, presence (see Kamailio)."""
+        """kw: auth_pw, tls, tls_port, presence, presence_transport (see
+        Kamailio)."""
         k = Kamailio(self, ip, port, callee, defines, **kw).start()
         self.kams[ip] = k
         return k

@@ -205,6 +205,12 @@ def own_presence(k):
     return [p for p in k.presentities(USER) if p.get("event") == "presence"]
 
 
+def published_through(prio, status):
+    """check(): json says the phone's presence is published there."""
+    return lambda line: line.get("presence") == {"prio": prio,
+                                                 "status": status}
+
+
 def offline_command():
     return "presence_offline" if L.baresip_version() == "1.0.0" \
         else "presence offline"
@@ -223,6 +229,8 @@ def test_cisco_presence_publish_follows_the_working_server(lab):
     assert "<basic>open</basic>" in pub.body, pub.body
     L.wait_for(lambda: own_presence(kams[SERVERS[0]]), 5,
                "the phone's presence at server 1")
+    wait_status(b, "json: published through server 1",
+                published_through(1, "Online"), 5)
 
     t_kill = time.time()
     kams[SERVERS[0]].kill()
@@ -233,6 +241,8 @@ def test_cisco_presence_publish_follows_the_working_server(lab):
         pub2.t - seen)
     L.wait_for(lambda: own_presence(kams[SERVERS[1]]), 5,
                "the phone's presence at server 2")
+    wait_status(b, "json: published through server 2",
+                published_through(2, "Online"), 5)
 
     kams[SERVERS[0]].restart()
     t_up = time.time()
@@ -251,7 +261,9 @@ def test_cisco_presence_publish_follows_the_working_server(lab):
                        lambda m: [x for x in publishes(lab, SERVERS[0], t)
                                   if "<basic>closed</basic>" in x.body],
                        t)
-    assert "SIP-If-Match" in off.raw or "sip-if-match" in off.raw.lower()
+    assert off.header("sip-if-match"), off.raw
+    wait_status(b, "json: offline", published_through(1, "Offline"), 5)
+    assert "presence: Offline (server 1)" in b.command("srvfailover status")
     assert not publishes(lab, SERVERS[2]), L.summary(
         publishes(lab, SERVERS[2]))
 
@@ -271,6 +283,7 @@ def test_presence_without_pubint_publishes_nothing(lab):
     wait_shown(b, 1)
     time.sleep(1)
     assert not publishes(lab), L.summary(publishes(lab))
+    assert b.status()["lines"][0]["presence"] is None
 
 
 def test_presence_dns_target_gone_does_not_end_presence_so(lab):

@@ -157,6 +157,33 @@ static void test_presence_names_as_baresip_shows_them(void **s)
 }
 
 
+static void test_json_and_status_show_where_presence_is_published(void **s)
+{
+	struct re_printf pf = {out_print, NULL};
+	(void)s;
+	up("cisco", ";pubint=60");
+
+	out[0] = '\0';
+	assert_int_equal(0, sfo_status_json(&pf, &H.lines, 100));
+	assert_non_null(strstr(out, "\"presence\":null"));
+
+	line1()->presence = SFO_PRES_CLOSED;
+	sfo_published(line1(), srv(1));
+	out[0] = '\0';
+	assert_int_equal(0, sfo_status_json(&pf, &H.lines, 100));
+	assert_non_null(strstr(out, "\"presence\":{\"prio\":1,"
+			       "\"status\":\"Offline\"}"));
+	out[0] = '\0';
+	assert_int_equal(0, sfo_status_print(&pf, &H.lines, 100));
+	assert_non_null(strstr(out, "presence: Offline (server 1)"));
+
+	sfo_published(line1(), NULL);
+	out[0] = '\0';
+	assert_int_equal(0, sfo_status_print(&pf, &H.lines, 100));
+	assert_null(strstr(out, "presence:"));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +192,7 @@ int main(void)
 		T(test_publish_server_is_the_working_one_with_pubint),
 		T(test_contact_belongs_to_the_line_of_the_server_it_names),
 		T(test_presence_names_as_baresip_shows_them),
+		T(test_json_and_status_show_where_presence_is_published),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,6 +145,24 @@ struct sfo_server *sfo_publish_server(const struct sfo_line *line)
 }
 
 
+/** srv holds the phone's presence for the line now (NULL: none does) */
+void sfo_published(struct sfo_line *line, const struct sfo_server *srv)
+{
+	line->published = srv ? srv->prio : 0;
+}
+
+
+/** "Online (server 2)", "none" while nothing is published */
+int sfo_presence_print(struct re_printf *pf, const struct sfo_line *line)
+{
+	if (!line->published)
+		return re_hprintf(pf, "none");
+
+	return re_hprintf(pf, "%s (server %u)",
+			  sfo_presence_name(line->presence), line->published);
+}
+
+
 /** baresip's names for a presence status, as its contacts list shows
  * them (there, in colour) */
 const char *sfo_presence_name(enum sfo_presence st)

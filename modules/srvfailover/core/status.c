@@ -49,6 +49,9 @@ static int line_print(struct re_printf *pf, const struct sfo_line *line,
 	if (line->mwi.held)
 		err |= re_hprintf(pf, "  voicemail: %H\n", sfo_mwi_print,
 				  line);
+	if (line->published)
+		err |= re_hprintf(pf, "  presence: %H\n", sfo_presence_print,
+				  line);
 
 	err |= re_hprintf(pf, "  %-4s %-24s %-5s %-19s %7s  %-5s %-8s %s\n",
 			  "prio", "server", "tp", "state", "since", "fails",
@@ -178,6 +181,32 @@ static int mwi_json(struct odict *o, const struct sfo_mwi *m)
 }
 
 
+/* "presence": null, or {"prio":1,"status":"Online"}: published */
+static int presence_json(struct odict *o, const struct sfo_line *line)
+{
+	struct odict *v;
+	int err;
+
+	if (!line->published)
+		return odict_entry_add(o, "presence", ODICT_NULL);
+
+	err = odict_alloc(&v, 2);
+	if (err)
+		return err;
+
+	err |= odict_entry_add(v, "prio", ODICT_INT,
+			       (int64_t)line->published);
+	err |= odict_entry_add(v, "status", ODICT_STRING,
+			       sfo_presence_name(line->presence));
+	if (!err)
+		err = odict_entry_add(o, "presence", ODICT_OBJECT, v);
+
+	mem_deref(v);
+
+	return err;
+}
+
+
 static int line_json(struct odict *arr, const struct sfo_line *line,
 		     unsigned i, uint64_t now)
 {
@@ -212,6 +241,7 @@ static int line_json(struct odict *arr, const struct sfo_line *line,
 			       (int64_t)line->failbacks);
 	err |= odict_entry_add(o, "last_switch", ODICT_STRING, line->reason);
 	err |= mwi_json(o, &line->mwi);
+	err |= presence_json(o, line);
 
 	re_snprintf(idx, sizeof(idx), "%u", i);
 	if (!err)

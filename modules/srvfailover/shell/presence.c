@@ -265,7 +265,7 @@ static void unpublish_others(const struct pub *keep)
 {
 	struct le *le = list_head(&pres.pubs);
 
-	keep->line->published = keep->srv->prio;
+	sfo_published(keep->line, keep->srv);
 
 	while (le) {
 		struct pub *p = le->data;
@@ -402,7 +402,7 @@ static void pub_move(struct sfo_line *line, struct sfo_server *srv)
 		pub_drop(cur);
 
 	if (!srv) {
-		line->published = 0;
+		sfo_published(line, NULL);
 		cur = pub_current(line);
 		while (cur) {
 			unpublish(cur);
@@ -473,8 +473,8 @@ void presence_server_gone(const struct sfo_server *srv)
 		if (p->srv != srv)
 			continue;
 
-		if (p->srv->line->published == srv->prio)
-			p->srv->line->published = 0;
+		if (p->answered && pub_current(srv->line) == p)
+			sfo_published(srv->line, NULL);
 		p->srv = NULL;
 		pub_drop(p);
 	}
