@@ -486,44 +486,41 @@ void presence_server_gone(const struct sfo_server *srv)
 static int take(struct contacts *contacts, struct contact *c,
 		struct sfo_line *line, const struct pl *p2p)
 {
-	const char *text = contact_str(c);
 	bool cur = contacts_current(contacts) == c;
 	struct contact *nc = NULL;
-	struct mbuf *mb = mbuf_alloc(256);
 	struct watch *w = NULL;
+	char *orig = NULL, *text = NULL;
 	struct pl pl;
 	int err;
 
-	if (!mb)
-		return ENOMEM;
-
-	err = mbuf_printf(mb, "%b%s%s", text, (size_t)(p2p->p - text),
-			  "srvfailover", p2p->p + p2p->l);
-	pl.p = (const char *)mb->buf;
-	pl.l = mb->end;
+	err  = str_dup(&orig, contact_str(c));
+	err |= re_sdprintf(&text, "%b%s%s", orig, (size_t)(p2p->p -
+			   contact_str(c)), "srvfailover",
+			   p2p->p + p2p->l);
 	if (err)
 		goto out;
 
 	contact_remove(contacts, c);   /* presence.so lets it go */
 
+	pl_set_str(&pl, text);
 	err = contact_add(contacts, &nc, &pl);
-	if (err)
+	if (err) {
+		/* as it was, rather than lost */
+		pl_set_str(&pl, orig);
+		(void)contact_add(contacts, &nc, &pl);
 		goto out;
+	}
 
 	if (cur)
 		contacts_set_current(contacts, nc);
 
 	w = mem_zalloc(sizeof(*w), watch_destructor);
-	if (!w) {
-		err = ENOMEM;
-		goto out;
-	}
-
-	w->contact = mem_ref(nc);
-	err = follow_alloc(&w->f, &kind, line, contact_uri(nc), w);
+	err = w ? follow_alloc(&w->f, &kind, line, contact_uri(nc), w) :
+		ENOMEM;
 	if (err)
 		goto out;
 
+	w->contact = mem_ref(nc);
 	list_append(&pres.watches, &w->le, w);
 	info("srvfailover: %s: presence of %s through the line's working"
 	     " server\n", line->user, contact_uri(nc));
@@ -531,11 +528,12 @@ static int take(struct contacts *contacts, struct contact *c,
 
  out:
 	if (err) {
-		warning("srvfailover: %s: presence of %r not taken over:"
-			" %m\n", line->user, &pl, err);
+		warning("srvfailover: %s: presence of %s not taken over:"
+			" %m\n", line->user, orig ? orig : "a contact", err);
 		mem_deref(w);
 	}
-	mem_deref(mb);
+	mem_deref(orig);
+	mem_deref(text);
 
 	return err;
 }
