@@ -5,8 +5,10 @@
 #                         (about 28 minutes on a 2-core machine)
 #   make bench RUNS=5     more runs per figure (medians, min, max)
 #   make bench QUICK=1    one mode (cisco), one run: a quick look (~9 min)
-#   make bench MWI=1      voicemail on every phone and server (mwi.so,
-#                         presence_mwi): its SUBSCRIBEs count too
+#   make bench MWI=1      voicemail and presence on every phone and server
+#                         (mwi.so, presence.so, a p2p contact, pubint;
+#                         kamailio's presence modules): their SUBSCRIBEs
+#                         and PUBLISHes count too
 #   make bench BENCH_ARGS='--kinds icmp,hang --modes cisco'   (see
 #                         test/bench/bench.py --help)
 #
