@@ -93,6 +93,7 @@ struct sfo_server {
 	char *dns;                 /* the name it came from, if any     */
 	char *entry;               /* DNS: the account, before routing  */
 	bool unresolved;           /* a name with no target yet         */
+	bool fresh;                /* reload: new, its UA still to make */
 	char *account;             /* ua_alloc() line; holds secrets    */
 	char *uri;                 /* sip:host[:port], for people       */
 	char *transport;           /* udp, tcp or tls                   */
@@ -340,6 +341,15 @@ struct sfo_server *sfo_publish_server(const struct sfo_line *line);
 const char *sfo_presence_name(enum sfo_presence st);
 void sfo_published(struct sfo_line *line, const struct sfo_server *srv);
 int  sfo_presence_print(struct re_printf *pf, const struct sfo_line *line);
+
+
+/* reload.c */
+bool sfo_line_same(const struct sfo_line *line,
+		   const struct sfo_line *fresh);
+bool sfo_line_busy(const struct sfo_line *line);
+void sfo_line_stop(struct sfo_line *line);
+void sfo_line_update(struct sfo_line *line, struct sfo_line *fresh,
+		     uint64_t now);
 
 
 /* targets.c */
