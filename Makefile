@@ -42,7 +42,7 @@ CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 	line.c policy.c core.c route.c targets.c address.c config.c mwi.c \
 	presence.c reload.c status.c command.c web.c page.c)
 # The shell: the only part that calls baresip
-SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c check.c \
+SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c file.c check.c \
 	hook.c dial.c message.c follow.c mwi.c presence.c trace.c \
 	keepalive.c probe.c resolve.c http.c webconn.c)
 # The seam: what differs between the baresip versions, one file each

@@ -397,3 +397,4 @@ int sfo_status_summary(struct re_printf *pf, const struct list *lines);
 /* command.c */
 int sfo_command(struct re_printf *pf, struct list *lines, const char *prm,
 		uint64_t now);
+bool sfo_command_is(const char *prm, const char *verb);

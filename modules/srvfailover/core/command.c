@@ -10,7 +10,7 @@
 
 
 static const char usage[] = "status | summary | json | disable USER PRIO |"
-	" enable USER PRIO | mode USER parallel|cisco|sequential";
+	" enable USER PRIO | mode USER parallel|cisco|sequential | reload";
 
 
 /* The line of a user ID as typed: whole, never its first bytes */
@@ -98,6 +98,17 @@ static int mode(struct re_printf *pf, struct list *lines,
 
 	return re_hprintf(pf, "srvfailover: line %s: mode %s\n",
 			  line->user, sfo_mode_name(line->mode));
+}
+
+
+/** The command's first word is verb ("reload": the shell's to run) */
+bool sfo_command_is(const char *prm, const char *verb)
+{
+	struct pl w;
+
+	return str_isset(prm) &&
+		!re_regex(prm, str_len(prm), "[ ]*[^ ]+", NULL, &w) &&
+		!pl_strcasecmp(&w, verb);
 }
 
 

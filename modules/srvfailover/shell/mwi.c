@@ -142,6 +142,13 @@ void mwi_server_gone(const struct sfo_server *srv)
 }
 
 
+/** The line goes (reload): its subscription first */
+void mwi_line_gone(const struct sfo_line *line)
+{
+	mem_deref(mwi_of(line));
+}
+
+
 /** baresip quits, or the module goes: un-SUBSCRIBE everything */
 void mwi_close(void)
 {

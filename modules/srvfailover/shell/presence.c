@@ -481,6 +481,26 @@ void presence_server_gone(const struct sfo_server *srv)
 }
 
 
+/** The line goes (reload): its contacts' subscriptions and its
+ * publication first (the contacts stay, their presence unknown) */
+void presence_line_gone(const struct sfo_line *line)
+{
+	struct le *le = list_head(&pres.watches);
+	struct pub *p;
+
+	while (le) {
+		struct watch *w = le->data;
+
+		le = le->next;
+		if (follow_line(w->f) == line)
+			mem_deref(w);
+	}
+
+	while ((p = pub_current(line)))
+		unpublish(p);
+}
+
+
 /* Hand a p2p contact at one of a line's servers to the module: the
  * same contact, its presence parameter saying so */
 static int take(struct contacts *contacts, struct contact *c,

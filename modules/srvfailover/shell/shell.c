@@ -297,6 +297,7 @@ static void do_wake(struct sfo_line *line, uint64_t at, void *arg)
 	if (!stopping) {
 		mwi_update(line);
 		presence_update(line);
+		file_line_idle(line);
 	}
 }
 
@@ -422,104 +423,21 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 static int cmd_handler(struct re_printf *pf, void *arg)
 {
 	const struct cmd_arg *carg = arg;
+	const char *prm = carg ? carg->prm : NULL;
 
-	return sfo_command(pf, &lines, carg ? carg->prm : NULL, shell_now());
+	/* reading the file is the shell's; the rest is the core's */
+	if (sfo_command_is(prm, "reload"))
+		return file_reload(pf);
+
+	return sfo_command(pf, &lines, prm, shell_now());
 }
 
 
 static const struct cmd cmdv[] = {
 	{"srvfailover", 0, CMD_PRM,
-	 "Server failover: status|json|disable|enable|mode", cmd_handler},
+	 "Server failover: status|json|disable|enable|mode|reload",
+	 cmd_handler},
 };
-
-
-static int print_mbuf(const char *p, size_t size, void *arg)
-{
-	return mbuf_write_mem(arg, (const uint8_t *)p, size);
-}
-
-
-/* The line number of a key in a config file, for error messages */
-static unsigned key_line(const struct pl *text, const char *key)
-{
-	struct pl rest = *text;
-	unsigned n = 1;
-
-	while (rest.l) {
-		const char *nl = pl_strchr(&rest, '\n');
-		size_t len = nl ? (size_t)(nl - rest.p) : rest.l;
-
-		if (len >= str_len(key) &&
-		    !memcmp(rest.p, key, str_len(key)))
-			return n;
-
-		pl_advance(&rest, len + (nl ? 1 : 0));
-		++n;
-	}
-
-	return 0;
-}
-
-
-static int file_read(struct mbuf **mbp, const char *file)
-{
-	uint8_t buf[4096];
-	struct mbuf *mb;
-	size_t n;
-	FILE *f;
-	int err = 0;
-
-	f = fopen(file, "r");
-	if (!f)
-		return errno;
-
-	mb = mbuf_alloc(sizeof(buf));
-	if (!mb) {
-		fclose(f);
-		return ENOMEM;
-	}
-
-	while (!err && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		err = mbuf_write_mem(mb, buf, n);
-
-	fclose(f);
-
-	if (err) {
-		mem_deref(mb);
-		return err;
-	}
-
-	mb->pos = 0;
-	*mbp = mb;
-
-	return err;
-}
-
-
-static enum sfo_mode default_mode(const char *dir)
-{
-	struct mbuf *mb = NULL;
-	enum sfo_mode mode = SFO_PARALLEL;
-	char val[32] = "", file[512];
-	struct pl text;
-
-	if (conf_get_str(conf_cur(), "srvfailover_mode", val, sizeof(val)) ||
-	    !sfo_mode_parse(&mode, val))
-		return mode;
-
-	re_snprintf(file, sizeof(file), "%s/config", dir);
-	if (!file_read(&mb, file))
-		pl_set_mbuf(&text, mb);
-	else
-		pl_set_str(&text, "");
-
-	warning("srvfailover: %s:%u: srvfailover_mode: unknown mode '%s'"
-		" (parallel, cisco, sequential); using parallel\n", file,
-		key_line(&text, "srvfailover_mode"), val);
-	mem_deref(mb);
-
-	return SFO_PARALLEL;
-}
 
 
 /* presence.so ends all presence (its subscriptions, its watchers') on
@@ -652,94 +570,52 @@ static void servers_destroy(struct sfo_line *line)
 }
 
 
-static int line_start(struct sfo_line *line)
+/**
+ * A line of the file (in shell_lines()) starts: its user agents, its
+ * timer, its first steps as its mode wants. A line whose user agents
+ * baresip refuses goes (ENOENT).
+ */
+int shell_line_start(struct sfo_line *line)
 {
 	struct wake *w;
 
 	if (servers_create(line)) {
 		servers_destroy(line);
 		mem_deref(line);
-		return 0;
+		return ENOENT;
 	}
 
 	w = mem_zalloc(sizeof(*w), wake_destructor);
-	if (!w)
+	if (!w) {
+		servers_destroy(line);
+		mem_deref(line);
 		return ENOMEM;
+	}
 
 	w->line = line;
 	tmr_init(&w->tmr);
 	list_append(&wakes, &w->le, w);
 	sfo_line_set_ops(line, &ops, w, rand_u32());
+	sfo_start(line, shell_now());
 
 	return 0;
 }
 
 
-/* One log message per line: baresip drops a message of more than ~4 KB
- * whole, so one message for all errors could lose them all */
-static void warn_each(const struct mbuf *mb)
+/** A line goes from the file: its servers un-REGISTERed, its user
+ * agents, subscriptions and timer gone */
+void shell_line_stop(struct sfo_line *line)
 {
-	struct pl rest, ln;
-
-	rest.p = (const char *)mb->buf;
-	rest.l = mb->end;
-
-	while (rest.l) {
-		const char *nl = pl_strchr(&rest, '\n');
-
-		ln.p = rest.p;
-		ln.l = nl ? (size_t)(nl - rest.p) : rest.l;
-		pl_advance(&rest, ln.l + (nl ? 1 : 0));
-		warning("%r\n", &ln);
-	}
-}
-
-
-static int lines_load(const char *dir, enum sfo_mode mode)
-{
-	struct mbuf *mb = NULL, *errs = mbuf_alloc(256);
-	struct re_printf pf = {print_mbuf, errs};
-	struct le *le;
-	char file[512];
-	struct pl text;
-	int err;
-
-	re_snprintf(file, sizeof(file), "%s/srvfailover", dir);
-
-	if (!errs)
-		return ENOMEM;
-
-	err = file_read(&mb, file);
-	if (err) {
-		warning("srvfailover: %s: %m; no lines\n", file, err);
-		mem_deref(errs);
-		return 0;
-	}
-
-	pl_set_mbuf(&text, mb);
-	err = sfo_config_parse(&lines, file, &text, mode, &pf, NULL);
-	warn_each(errs);
-	mem_deref(errs);
-	mem_deref(mb);
-	if (err)
-		return err;
-
-	le = list_head(&lines);
-	while (le && !err) {
-		struct sfo_line *line = le->data;
-
-		le = le->next;
-		err = line_start(line);
-	}
-
-	return err;
+	mwi_line_gone(line);
+	presence_line_gone(line);
+	sfo_line_stop(line);
+	mem_deref(line->arg);    /* its wake */
+	mem_deref(line);
 }
 
 
 static int module_init(void)
 {
-	char dir[256];
-	struct le *le;
 	int err;
 
 	stopping = false;
@@ -749,14 +625,6 @@ static int module_init(void)
 	refused = check_baresip() != 0;
 	if (refused)
 		return ENOTSUP;
-
-	err = conf_path_get(dir, sizeof(dir));
-	if (err)
-		return err;
-
-	err = lines_load(dir, default_mode(dir));
-	if (err)
-		return err;
 
 	err  = uag_event_register(ua_event_handler, NULL);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
@@ -769,13 +637,15 @@ static int module_init(void)
 	if (err)
 		return err;
 
+	/* the lines start as the file is applied (a reload from nothing) */
+	err = file_load();
+	if (err)
+		return err;
+
 	info("srvfailover: %u line%s (built for baresip %s)\n",
 	     list_count(&lines), list_count(&lines) == 1 ? "" : "s",
 	     seam_version);
 	check_rivals();
-
-	LIST_FOREACH(&lines, le)
-		sfo_start(le->data, shell_now());
 
 	return 0;
 }
@@ -789,6 +659,7 @@ static int module_close(void)
 
 	stopping = true;
 	tmr_cancel(&quit_tmr);
+	file_close();
 	mwi_close();
 	presence_close();
 	keepalive_close();

@@ -6,6 +6,8 @@ struct list *shell_lines(void);
 struct sfo_server *shell_server_of_ua(const struct ua *ua);
 void shell_current_working(const struct sfo_line *line);
 struct sfo_line *shell_current_line(void);
+int  shell_line_start(struct sfo_line *line);
+void shell_line_stop(struct sfo_line *line);
 uint64_t shell_now(void);
 void shell_transport_error(struct sfo_server *srv, int err);
 
@@ -47,6 +49,12 @@ void msg_transport_error(const struct sfo_server *srv, const char *text);
 void msg_stop(void);
 void msg_close(void);
 
+/* file.c */
+int  file_load(void);
+int  file_reload(struct re_printf *pf);
+void file_line_idle(const struct sfo_line *line);
+void file_close(void);
+
 /* follow.c */
 struct follow;
 
@@ -77,12 +85,14 @@ void follow_close(void);
 /* mwi.c */
 void mwi_update(struct sfo_line *line);
 void mwi_server_gone(const struct sfo_server *srv);
+void mwi_line_gone(const struct sfo_line *line);
 void mwi_close(void);
 
 /* presence.c */
 int  presence_init(void);
 void presence_update(struct sfo_line *line);
 void presence_server_gone(const struct sfo_server *srv);
+void presence_line_gone(const struct sfo_line *line);
 void presence_stop(void);
 void presence_close(void);
 
