@@ -20,6 +20,7 @@ enum sfo_web_act {
 	SFO_WEB_STATUS,              /* GET /status.json sfo_status_json() */
 	SFO_WEB_DISABLE,             /* POST /servers/USER/PRIO/disable    */
 	SFO_WEB_ENABLE,              /* POST /servers/USER/PRIO/enable     */
+	SFO_WEB_RELOAD,              /* POST /reload (the shell's)         */
 };
 
 /* A request, as far as routing needs it */

@@ -136,3 +136,31 @@ def test_reload_waits_for_the_call_to_end(lab):
                 lambda l: [s["uri"] for s in l["servers"]] ==
                 ["sip:" + ip for ip in SERVERS[1:]] and l["working"] == 1,
                 15)
+
+
+def test_reload_from_the_web_page_needs_the_password(lab):
+    """POST /reload: without credentials 401 and nothing read; with the
+    password the file is applied (the answer is the command's); a file
+    with an error: 422, nothing changed."""
+    import test_web as W
+    b, _ = start(lab, "cisco", extra=W.WITH_PASSWORD)
+    wait_steady(b, "cisco")
+    b.write("srvfailover", config("cisco", servers=SERVERS[:2]))
+
+    st, _, _ = W.request("POST", "/reload")
+    assert st == 401, st
+    time.sleep(0.5)
+    assert len(b.status()["lines"][0]["servers"]) == 3
+
+    st, text, _ = W.post_authorized("/reload")
+    assert st == 200, (st, text)
+    assert "0 unchanged, 1 changed" in text, text
+    assert len(b.status()["lines"][0]["servers"]) == 2
+
+    b.write("srvfailover", config("cisco").replace("regint=60",
+                                                   "regint=5"))
+    st, text, _ = W.post_authorized("/reload")
+    assert st == 422 and "nothing changed" in text, (st, text)
+    assert "regint: 5 is out of range" in text, text
+    assert PW not in text
+    assert len(b.status()["lines"][0]["servers"]) == 2

@@ -67,6 +67,10 @@ static void test_web_routes_page_status_and_server_actions(void **s)
 
 	assert_false(sfo_web_changes(SFO_WEB_PAGE));
 	assert_false(sfo_web_changes(SFO_WEB_STATUS));
+
+	/* the file again: a change, so behind the password */
+	assert_int_equal(SFO_WEB_RELOAD, route(&req, "POST /reload"));
+	assert_true(sfo_web_changes(SFO_WEB_RELOAD));
 }
 
 
@@ -107,6 +111,10 @@ static void test_web_other_methods_are_405_with_allow(void **s)
 	assert_int_equal(405, req.scode);
 	assert_string_equal("POST", req.allow);
 	assert_false(sfo_web_changes(req.act));
+
+	assert_int_equal(SFO_WEB_ERROR, route(&req, "GET /reload"));
+	assert_int_equal(405, req.scode);
+	assert_string_equal("POST", req.allow);
 
 	/* methods are case-sensitive */
 	assert_int_equal(405, scode("get /"));

@@ -5,6 +5,8 @@
  *   GET  /status.json               sfo_status_json()
  *   POST /servers/USER/PRIO/disable deactivate a server
  *   POST /servers/USER/PRIO/enable  activate it again
+ *   POST /reload                    the srvfailover file again (the
+ *                                   shell's: it reads the file)
  *
  * HEAD is a GET without the body. Another path is 404, another method on
  * these paths 405, a request that cannot be read as one of them 400.
@@ -203,6 +205,23 @@ static enum sfo_web_act server_action(struct sfo_web_req *req,
 }
 
 
+/* POST /reload */
+static enum sfo_web_act reload(struct sfo_web_req *req,
+			       const struct sfo_web_in *in)
+{
+	if (pl_strcmp(&in->met, "POST")) {
+		sfo_web_fail(req, 405, "%r is not allowed here: POST",
+			     &in->met);
+		req->allow = "POST";
+		return SFO_WEB_ERROR;
+	}
+
+	req->act = SFO_WEB_RELOAD;
+
+	return req->act;
+}
+
+
 /**
  * What a request asks for
  *
@@ -227,6 +246,9 @@ enum sfo_web_act sfo_web_route(struct sfo_web_req *req,
 	if (!pl_strcmp(&in->path, "/status.json"))
 		return resource(req, in, SFO_WEB_STATUS);
 
+	if (!pl_strcmp(&in->path, "/reload"))
+		return reload(req, in);
+
 	pfx.p = in->path.p;
 	pfx.l = min(in->path.l, sizeof(servers_prefix) - 1);
 	if (!pl_strcmp(&pfx, servers_prefix))
@@ -241,7 +263,8 @@ enum sfo_web_act sfo_web_route(struct sfo_web_req *req,
 /** Does this action change anything (and so need the password)? */
 bool sfo_web_changes(enum sfo_web_act act)
 {
-	return act == SFO_WEB_DISABLE || act == SFO_WEB_ENABLE;
+	return act == SFO_WEB_DISABLE || act == SFO_WEB_ENABLE ||
+		act == SFO_WEB_RELOAD;
 }
 
 
@@ -284,7 +307,7 @@ int sfo_web_apply(struct re_printf *pf, struct list *lines,
 	struct sfo_line *line = sfo_line_find(lines, req->user);
 	struct sfo_server *srv = sfo_server_find(line, req->prio);
 
-	if (!sfo_web_changes(req->act)) {
+	if (req->act != SFO_WEB_DISABLE && req->act != SFO_WEB_ENABLE) {
 		sfo_web_fail(req, 400, "nothing to change");
 		return 0;
 	}

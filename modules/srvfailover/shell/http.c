@@ -259,6 +259,33 @@ static void change(struct webconn *c, const struct http_msg *msg,
 }
 
 
+/* The file again; the answer as /srvfailover reload says it (200, or
+ * 422 when the file has errors: nothing changed) */
+static void reload(struct webconn *c, const struct http_msg *msg,
+		   struct sfo_web_req *req)
+{
+	struct re_printf pf = {print_mbuf, NULL};
+	struct mbuf *mb;
+	int err;
+
+	if (!change_allowed(c, msg, req))
+		return;
+
+	mb = mbuf_alloc(512);
+	if (!mb)
+		return;
+
+	pf.arg = mb;
+	err = file_reload(&pf);
+	req->scode = err ? 422 : 200;
+	req->reason = err ? "Unprocessable Content" : "OK";
+	info("srvfailover: web: reload (from %J)\n", webconn_peer(c));
+	(void)reply(c, req, "text/plain; charset=utf-8", NULL, mb);
+
+	mem_deref(mb);
+}
+
+
 static void input(struct sfo_web_in *in, const struct http_msg *msg)
 {
 	in->met = msg->met;
@@ -290,6 +317,10 @@ static void request(struct webconn *c, const struct http_msg *msg)
 	case SFO_WEB_DISABLE:
 	case SFO_WEB_ENABLE:
 		change(c, msg, &req);
+		break;
+
+	case SFO_WEB_RELOAD:
+		reload(c, msg, &req);
 		break;
 
 	default:
