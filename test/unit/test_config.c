@@ -391,12 +391,30 @@ static void test_config_every_error_reaches_the_user(void **s)
 	for (p = H.errors; (p = strchr(p, '\n')); p++)
 		++lines;
 	assert_int_equal(42 + 41 + 1, lines);
-	assert_non_null(strstr(H.errors, "srvfailover:41: uri: no <"));
+	assert_non_null(strstr(H.errors, "srvfailover:41: uri: a control"));
 	assert_non_null(strstr(H.errors, "srvfailover:42: regint: 'x'"));
 	assert_non_null(strstr(H.errors, "srvfailover: 42 errors,"
 			       " 41 lines not started"));
 	for (p = H.errors; *p; p = strchr(p, '\n') + 1)
 		assert_true(strchr(p, '\n') - p < 200);
+}
+
+
+/* A line that begins with a NUL byte (or another control byte) was taken
+ * with the byte as its display name: baresip saw an empty account */
+static void test_config_control_byte_before_the_address_is_an_error(void **s)
+{
+	static const char text[] = "\0<sip:100@127.0.0.2>;regint=600\n"
+		"\"Bob\x01\" <sip:101@127.0.0.2>\n"
+		"\t\"Carol\"\t<sip:102@127.0.0.2>\n";
+	(void)s;
+
+	assert_int_equal(2, load_len(text, sizeof(text) - 1, SFO_PARALLEL));
+	assert_non_null(strstr(H.errors, "srvfailover:1: uri: a control"
+			       " character before the address"));
+	assert_non_null(strstr(H.errors, "srvfailover:2: uri: a control"));
+	assert_int_equal(1, list_count(&H.lines));
+	assert_string_equal("102", line1()->user);
 }
 
 
@@ -454,6 +472,7 @@ int main(void)
 		T(test_config_retry_max_below_base),
 		T(test_config_errors_never_show_the_password),
 		T(test_config_codes_and_budget),
+		T(test_config_control_byte_before_the_address_is_an_error),
 		T(test_config_examples_load_without_errors),
 		T(test_config_long_number_is_out_of_range),
 		T(test_config_accepts_accounts_syntax),

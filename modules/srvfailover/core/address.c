@@ -309,8 +309,17 @@ static const char *params_check(const struct pl *params)
  */
 int sfo_address_check(const struct pl *text, const char **why)
 {
-	const char *lt = pl_strchr(text, '<'), *gt;
+	const char *lt = pl_strchr(text, '<'), *gt, *p;
 	struct pl uri, params;
+
+	/* the display name: a NUL there would end the account's text for
+	 * baresip, and the line would silently be nothing */
+	for (p = text->p; p < (lt ? lt : text->p + text->l); p++) {
+		if ((uint8_t)*p < 0x20 && *p != '\t') {
+			*why = "a control character before the address";
+			return EINVAL;
+		}
+	}
 
 	if (!lt) {
 		*why = "no <...> around the address (write"
