@@ -8,6 +8,7 @@ goes, a changed one both; a line in a call waits for its end; a file
 with an error changes nothing.
 """
 
+import os
 import time
 
 import lab as L
@@ -164,3 +165,42 @@ def test_reload_from_the_web_page_needs_the_password(lab):
     assert "regint: 5 is out of range" in text, text
     assert PW not in text
     assert len(b.status()["lines"][0]["servers"]) == 2
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(x.split()[1]) for x in f if x.startswith("VmRSS"))
+
+
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_reload_100_times_no_leak_no_stray_register(lab):
+    """100 reloads that take server 3 away and give it back (a user
+    agent destroyed and made each time), then 100 of the same file:
+    descriptors and memory flat, no REGISTER to any server (server 3 is
+    only checked in cisco mode; server 1 never changed)."""
+    b, _ = start(lab, "cisco")
+    wait_steady(b, "cisco")
+    full, short = config("cisco"), config("cisco", servers=SERVERS[:2])
+
+    def reloads(n, texts):
+        for i in range(n):
+            answer = reload(b, texts[i % len(texts)])
+            assert "nothing changed" not in answer, answer
+
+    reloads(20, [short, full])          # the allocator settles
+    pid = b.pid
+    rss0, fd0 = rss_kb(pid), fds(pid)
+    t = time.time()
+    reloads(100, [short, full])
+    reloads(100, [full])
+    rss1, fd1 = rss_kb(pid), fds(pid)
+    print("RSS %d -> %d kB, descriptors %d -> %d" % (rss0, rss1, fd0, fd1))
+    assert fd1 <= fd0, "descriptors %d -> %d" % (fd0, fd1)
+    assert rss1 - rss0 < 128, "RSS grew by %d kB" % (rss1 - rss0)
+    for ip in SERVERS:
+        assert not registers(lab, ip, t) and \
+            not registers(lab, ip, t, True), "REGISTER to %s" % ip
+    wait_steady(b, "cisco")
