@@ -148,3 +148,79 @@ def test_import_cisco_dual_registration(lab):
                   C.states_are({1: "Registered*", 2: "Registered"}), 10)
     L.wait_for(lambda: lab.kams["127.0.0.3"].contacts(C.USER), 5,
                "a contact at server 2")
+
+
+def import_text(lab, vendor, text):
+    """Import text written to a file of the lab: (status, out, err)."""
+    path = lab.path("import.cfg")
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([sys.executable, CTL, "import", vendor, path],
+                       capture_output=True, text=True, timeout=30)
+    assert "s3cret" not in r.stderr, "a password on standard error"
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_import_the_rest_of_the_tables_keys(lab):
+    """What the lab files above do not use: Yealink TLS, DNS-NAPTR,
+    fail-back newRequests, server 2's fail-back; Poly TCPOnly,
+    TCPpreferred, TLS, newRequests, a registration timeout as fail-back
+    delay; Cisco TLS, Use_Auth_ID No, a fall-back interval of 0, codes
+    that are not codes; ports of both kinds and a password that needs
+    quotes."""
+    rc, out, err = import_text(lab, "yealink", "\n".join([
+        "account.1.user_name = 100",
+        "account.1.password = s3cret;x",
+        "account.1.sip_server.1.address = pbx1.example.com",
+        "account.1.sip_server.1.port = 5061",
+        "account.1.sip_server.1.transport_type = 2",
+        "account.1.sip_server.1.failback_mode = 0",
+        "account.1.sip_server.2.address = pbx2.example.com",
+        "account.1.sip_server.2.port = 5080",
+        "account.1.sip_server.2.transport_type = 3",
+        "account.1.sip_server.2.failback_mode = 3",
+        "account.1.reg_failed_retry_min_time = 90",
+        "account.1.reg_failed_retry_max_time = 60", ""]))
+    assert rc == 0, err
+    a, b = lines_of(out)
+    assert a.startswith("<sip:100@pbx1.example.com;transport=tls>;"), a
+    assert ';auth_pass="s3cret;x"' in a, a
+    assert ";sfo_failback=immediate" in a, a
+    assert ";sfo_retry_base=90;sfo_retry_max=90" in a, a
+    assert b.startswith("<sip:100@pbx2.example.com:5080;transport=udp>"), b
+    assert ":9: account.1.sip_server.2.transport_type: DNS-NAPTR" in err
+    assert ":10: account.1.sip_server.2.failback_mode: fail-back is " \
+        "line-wide here" in err, err
+    assert ":12: account.1.reg_failed_retry_max_time: below the minimum" \
+        in err, err
+
+    rc, out, err = import_text(lab, "poly", """<polycomConfig>
+<reg reg.1.address="sip:200@pbx" reg.1.auth.password="s3cret"
+ reg.1.server.1.address="10.0.0.1" reg.1.server.1.transport="TCPOnly"
+ reg.1.server.1.failOver.failBack.mode="newRequests"
+ reg.1.server.2.address="10.0.0.2" reg.1.server.2.transport="TCPpreferred"
+ reg.1.server.3.address="fd00::3" reg.1.server.3.transport="TLS"
+ reg.1.server.3.port="5061"/>
+</polycomConfig>
+""")
+    assert rc == 0, err
+    a, b, c = lines_of(out)
+    assert a.startswith("<sip:200@10.0.0.1;transport=tcp>;"), a
+    assert ";sfo_failback=immediate" in a and "auth_user" not in a, a
+    assert b.startswith("<sip:200@10.0.0.2;transport=tcp>"), b
+    assert c.startswith("<sip:200@[fd00::3];transport=tls>"), c
+
+    rc, out, err = import_text(lab, "cisco", """<flat-profile>
+<User_ID_1_>300</User_ID_1_><Password_1_>s3cret</Password_1_>
+<Auth_ID_1_>auth300</Auth_ID_1_><Use_Auth_ID_1_>No</Use_Auth_ID_1_>
+<Proxy_1_>[fd00::1]:5071</Proxy_1_><SIP_Transport_1_>TLS</SIP_Transport_1_>
+<Proxy_Fallback_Intvl_1_>0</Proxy_Fallback_Intvl_1_>
+<Try_Backup_RSC_1_>busy</Try_Backup_RSC_1_>
+</flat-profile>
+""")
+    assert rc == 0, err
+    a, = lines_of(out)
+    assert a.startswith("<sip:300@[fd00::1]:5071;transport=tls>;"), a
+    assert "auth_user" not in a and ";sfo_failback=immediate" in a, a
+    assert "sfo_mode=cisco" in a and "sfo_failover_codes" not in a, a
+    assert "Try_Backup_RSC_1_: 'busy' is not a list of codes" in err, err
