@@ -260,6 +260,8 @@ void sfo_line_set_ops(struct sfo_line *line, const struct sfo_ops *ops,
 struct sfo_line *sfo_line_find(const struct list *lines, const char *user);
 struct sfo_server *sfo_server_find(const struct sfo_line *line,
 				   unsigned prio);
+void sfo_server_drop(struct sfo_line *line, struct sfo_server *s);
+void sfo_line_renumber(struct sfo_line *line);
 const char *sfo_mode_name(enum sfo_mode mode);
 int  sfo_mode_parse(enum sfo_mode *modep, const char *s);
 const char *sfo_state_name(enum sfo_state st);

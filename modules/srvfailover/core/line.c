@@ -459,3 +459,53 @@ int sfo_failback_print(struct re_printf *pf, const struct sfo_line *line)
 		return re_hprintf(pf, "immediate");
 	}
 }
+
+
+static void forget(struct sfo_line *line, const struct sfo_server *s)
+{
+	if (line->target == s)
+		line->target = NULL;
+	if (line->lost == s)
+		line->lost = NULL;
+	if (line->working == s)
+		line->working = NULL;
+}
+
+
+/**
+ * Take a server out of its line (a DNS target that went, a server gone
+ * from the file): stopped (un-REGISTERed when registered), its user
+ * agent dropped by the shell, forgotten, freed
+ */
+void sfo_server_drop(struct sfo_line *line, struct sfo_server *s)
+{
+	const struct sfo_ops *ops = line->ops;
+
+	if (ops && s->reg != SFO_REG_IDLE && s->reg != SFO_REG_FAILED &&
+	    !s->unresolved)
+		ops->unreg(s, line->arg);
+
+	if (ops && ops->removed && !s->unresolved)
+		ops->removed(s, line->arg);
+
+	forget(line, s);
+	list_unlink(&s->le);
+	mem_deref(s);
+}
+
+
+/** Each server's place in the line, and in its DNS name's group */
+void sfo_line_renumber(struct sfo_line *line)
+{
+	unsigned order = 0, rank = 0, prio = 0;
+	struct le *le;
+
+	LIST_FOREACH(&line->servers, le) {
+		struct sfo_server *s = le->data;
+
+		rank = s->prio == prio ? rank + 1 : 0;
+		prio = s->prio;
+		s->order = ++order;
+		s->rank = rank;
+	}
+}

@@ -94,43 +94,13 @@ bool sfo_line_busy(const struct sfo_line *line)
 }
 
 
-static void forget(struct sfo_line *line, const struct sfo_server *s)
-{
-	if (line->target == s)
-		line->target = NULL;
-	if (line->lost == s)
-		line->lost = NULL;
-	if (line->working == s)
-		line->working = NULL;
-}
-
-
-/* Stop a server (un-REGISTER when registered), let the shell drop its
- * user agent */
-static void drop(struct sfo_line *line, struct sfo_server *s)
-{
-	const struct sfo_ops *ops = line->ops;
-
-	if (ops && s->reg != SFO_REG_IDLE && s->reg != SFO_REG_FAILED &&
-	    !s->unresolved)
-		ops->unreg(s, line->arg);
-
-	if (ops && ops->removed && !s->unresolved)
-		ops->removed(s, line->arg);
-
-	forget(line, s);
-	list_unlink(&s->le);
-	mem_deref(s);
-}
-
-
 /** The line goes: every server is stopped and dropped */
 void sfo_line_stop(struct sfo_line *line)
 {
 	struct le *le;
 
 	while ((le = list_head(&line->servers)))
-		drop(line, le->data);
+		sfo_server_drop(line, le->data);
 }
 
 
@@ -157,22 +127,6 @@ static bool take_same(struct list *out, struct sfo_line *line,
 	}
 
 	return prio != 0;
-}
-
-
-static void renumber(struct sfo_line *line)
-{
-	unsigned order = 0, rank = 0, prio = 0;
-	struct le *le;
-
-	LIST_FOREACH(&line->servers, le) {
-		struct sfo_server *s = le->data;
-
-		rank = s->prio == prio ? rank + 1 : 0;
-		prio = s->prio;
-		s->order = ++order;
-		s->rank = rank;
-	}
 }
 
 
@@ -230,7 +184,7 @@ void sfo_line_update(struct sfo_line *line, struct sfo_line *fresh,
 		list_append(&line->servers, le, le->data);
 	}
 
-	renumber(line);
+	sfo_line_renumber(line);
 
 	LIST_FOREACH(&line->servers, le) {
 		struct sfo_server *s = le->data;

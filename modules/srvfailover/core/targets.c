@@ -83,50 +83,6 @@ static int target_new(struct sfo_server **srvp, const struct sfo_server *e,
 }
 
 
-static void forget(struct sfo_line *line, struct sfo_server *s)
-{
-	if (line->target == s)
-		line->target = NULL;
-	if (line->lost == s)
-		line->lost = NULL;
-	if (line->working == s)
-		line->working = NULL;
-}
-
-
-/* Take a server out of the line: stop it, let the shell drop its UA */
-static void drop(struct sfo_line *line, struct sfo_server *s)
-{
-	const struct sfo_ops *ops = line->ops;
-
-	if (ops && s->reg != SFO_REG_IDLE && s->reg != SFO_REG_FAILED &&
-	    !s->unresolved)
-		ops->unreg(s, line->arg);
-
-	if (ops && ops->removed && !s->unresolved)
-		ops->removed(s, line->arg);
-
-	forget(line, s);
-	mem_deref(s);
-}
-
-
-static void renumber(struct sfo_line *line)
-{
-	unsigned order = 0, rank = 0, prio = 0;
-	struct le *le;
-
-	LIST_FOREACH(&line->servers, le) {
-		struct sfo_server *s = le->data;
-
-		rank = s->prio == prio ? rank + 1 : 0;
-		prio = s->prio;
-		s->order = ++order;
-		s->rank = rank;
-	}
-}
-
-
 /**
  * The targets a DNS name resolved to, primary first
  *
@@ -192,7 +148,7 @@ int sfo_targets_set(struct sfo_line *line, unsigned prio,
 			keep |= gv[j] == s;
 
 		if (!keep)
-			drop(line, s);
+			sfo_server_drop(line, s);
 	}
 
 	/* each element knows its list: move them back, don't copy heads */
@@ -201,7 +157,7 @@ int sfo_targets_set(struct sfo_line *line, unsigned prio,
 		list_append(&line->servers, le, le->data);
 	}
 
-	renumber(line);
+	sfo_line_renumber(line);
 
 	for (i = 0; i < n; i++) {
 		if (!fresh[i] || !line->ops || !line->ops->added)
