@@ -66,6 +66,7 @@ enum {
 	SFO_MWI_BODY_MAX = 4096,     /* bytes of a message-summary      */
 	SFO_PIDF_MAX = 16384,        /* bytes of a presence document    */
 	SFO_PUBINT_MIN = 60,         /* s: shortest presence PUBLISH    */
+	SFO_START_DELAY_MAX = 3600,  /* s: srvfailover_start_delay      */
 };
 
 /* A contact's presence, or the phone's own (baresip's order) */
@@ -262,6 +263,8 @@ struct sfo_server *sfo_server_find(const struct sfo_line *line,
 				   unsigned prio);
 void sfo_server_drop(struct sfo_line *line, struct sfo_server *s);
 void sfo_line_renumber(struct sfo_line *line);
+int  sfo_start_delay_parse(uint32_t *secs, const char *val);
+uint64_t sfo_start_delay_ms(uint32_t secs, uint32_t rnd);
 const char *sfo_mode_name(enum sfo_mode mode);
 int  sfo_mode_parse(enum sfo_mode *modep, const char *s);
 const char *sfo_state_name(enum sfo_state st);

@@ -418,6 +418,34 @@ static void test_config_control_byte_before_the_address_is_an_error(void **s)
 }
 
 
+/* srvfailover_start_delay: seconds 0..3600; the wait is 0..S s */
+static void test_config_start_delay(void **s)
+{
+	static const char *bad[] = {"", "x", "-1", "3601", "1.5", "99999",
+				    " 5", "5s"};
+	uint32_t secs = 7;
+	size_t i;
+	(void)s;
+
+	assert_int_equal(0, sfo_start_delay_parse(&secs, "0"));
+	assert_int_equal(0, secs);
+	assert_int_equal(0, sfo_start_delay_parse(&secs, "3600"));
+	assert_int_equal(3600, secs);
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		secs = 7;
+		assert_int_not_equal(0, sfo_start_delay_parse(&secs, bad[i]));
+		assert_int_equal(7, secs);
+	}
+
+	assert_int_equal(0, sfo_start_delay_ms(0, 123456));
+	assert_int_equal(0, sfo_start_delay_ms(10, 0));
+	assert_int_equal(10000, sfo_start_delay_ms(10, 10000));
+	assert_int_equal(0, sfo_start_delay_ms(10, 10001));
+	assert_true(sfo_start_delay_ms(3600, UINT32_MAX) <= 3600000);
+}
+
+
 /* The README's examples must load as they are */
 static void test_config_examples_load_without_errors(void **s)
 {
@@ -473,6 +501,7 @@ int main(void)
 		T(test_config_errors_never_show_the_password),
 		T(test_config_codes_and_budget),
 		T(test_config_control_byte_before_the_address_is_an_error),
+		T(test_config_start_delay),
 		T(test_config_examples_load_without_errors),
 		T(test_config_long_number_is_out_of_range),
 		T(test_config_accepts_accounts_syntax),

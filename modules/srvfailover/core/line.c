@@ -509,3 +509,26 @@ void sfo_line_renumber(struct sfo_line *line)
 		s->rank = rank;
 	}
 }
+
+
+/** srvfailover_start_delay: whole seconds, 0..SFO_START_DELAY_MAX */
+int sfo_start_delay_parse(uint32_t *secs, const char *val)
+{
+	struct pl pl;
+
+	pl_set_str(&pl, val);
+	if (!sfo_pl_isnum(&pl) || pl.l > 4 ||
+	    pl_u32(&pl) > SFO_START_DELAY_MAX)
+		return EINVAL;
+
+	*secs = pl_u32(&pl);
+
+	return 0;
+}
+
+
+/** The phone's wait before its first REGISTERs: 0..secs s, in ms */
+uint64_t sfo_start_delay_ms(uint32_t secs, uint32_t rnd)
+{
+	return secs ? rnd % ((uint64_t)secs * 1000 + 1) : 0;
+}

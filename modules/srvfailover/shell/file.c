@@ -9,6 +9,7 @@
  * an error is left out and the others start; a reload of a file with
  * any error changes nothing and answers the errors.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <re.h>
@@ -106,16 +107,14 @@ static int file_read(struct mbuf **mbp, const char *file)
 }
 
 
-static enum sfo_mode default_mode(const char *dir)
+/* A bad value of a key of baresip's config: named with its line */
+static void config_warning(const char *dir, const char *key,
+			   const char *fmt, ...)
 {
 	struct mbuf *mb = NULL;
-	enum sfo_mode mode = SFO_PARALLEL;
-	char val[32] = "", file[512];
+	char file[512];
 	struct pl text;
-
-	if (conf_get_str(conf_cur(), "srvfailover_mode", val, sizeof(val)) ||
-	    !sfo_mode_parse(&mode, val))
-		return mode;
+	va_list ap;
 
 	re_snprintf(file, sizeof(file), "%s/config", dir);
 	if (!file_read(&mb, file))
@@ -123,12 +122,57 @@ static enum sfo_mode default_mode(const char *dir)
 	else
 		pl_set_str(&text, "");
 
-	warning("srvfailover: %s:%u: srvfailover_mode: unknown mode '%s'"
-		" (parallel, cisco, sequential); using parallel\n", file,
-		key_line(&text, "srvfailover_mode"), val);
+	va_start(ap, fmt);
+	warning("srvfailover: %s:%u: %s: %v\n", file, key_line(&text, key),
+		key, fmt, &ap);
+	va_end(ap);
 	mem_deref(mb);
+}
+
+
+static enum sfo_mode default_mode(const char *dir)
+{
+	enum sfo_mode mode = SFO_PARALLEL;
+	char val[32] = "";
+
+	if (conf_get_str(conf_cur(), "srvfailover_mode", val, sizeof(val)) ||
+	    !sfo_mode_parse(&mode, val))
+		return mode;
+
+	config_warning(dir, "srvfailover_mode", "unknown mode '%s'"
+		       " (parallel, cisco, sequential); using parallel", val);
 
 	return SFO_PARALLEL;
+}
+
+
+/* srvfailover_start_delay: this phone's first REGISTERs wait a random
+ * 0..S seconds, so that a site's phones do not all register in the same
+ * second after a power cut (Yealink's sip.reg_surge_prevention) */
+static uint64_t start_delay(const char *dir)
+{
+	char val[32] = "";
+	uint64_t delay;
+	uint32_t secs;
+
+	if (conf_get_str(conf_cur(), "srvfailover_start_delay", val,
+			 sizeof(val)))
+		return 0;
+
+	if (sfo_start_delay_parse(&secs, val)) {
+		config_warning(dir, "srvfailover_start_delay", "'%s' is not"
+			       " a number of seconds 0..3600; 0 used", val);
+		return 0;
+	}
+
+	delay = sfo_start_delay_ms(secs, rand_u32());
+	if (secs)
+		info("srvfailover: registering in %llu.%03llu s"
+		     " (srvfailover_start_delay %u)\n",
+		     (unsigned long long)(delay / 1000),
+		     (unsigned long long)(delay % 1000), secs);
+
+	return delay;
 }
 
 
@@ -236,8 +280,9 @@ static void apply_or_defer(struct sfo_line *line, struct sfo_line *fresh,
 }
 
 
-/* The parsed file (its lines are taken) to the running lines */
-static void apply(struct list *fresh, struct tally *t)
+/* The parsed file (its lines are taken) to the running lines; a new
+ * line's first steps wait delay ms */
+static void apply(struct list *fresh, uint64_t delay, struct tally *t)
 {
 	struct le *le = list_head(shell_lines());
 
@@ -262,7 +307,7 @@ static void apply(struct list *fresh, struct tally *t)
 
 		mem_deref(pending_of(f->user));
 		list_append(shell_lines(), &f->le, f);
-		if (!shell_line_start(f))
+		if (!shell_line_start(f, delay))
 			++t->added;
 	}
 }
@@ -350,6 +395,8 @@ int file_load(void)
 {
 	struct mbuf *errs = mbuf_alloc(256);
 	struct list fresh = LIST_INIT;
+	uint64_t delay = 0;
+	char dir[256];
 	struct tally t;
 	int err;
 
@@ -368,8 +415,11 @@ int file_load(void)
 	if (err == ENOENT || err == EACCES || err == EISDIR)
 		return 0;
 
+	if (!err && !conf_path_get(dir, sizeof(dir)))
+		delay = start_delay(dir);
+
 	if (!err)
-		apply(&fresh, &t);
+		apply(&fresh, delay, &t);
 
 	list_flush(&fresh);
 
@@ -404,7 +454,7 @@ int file_reload(struct re_printf *pf)
 		return err ? err : EINVAL;
 	}
 
-	apply(&fresh, &t);
+	apply(&fresh, 0, &t);
 	list_flush(&fresh);
 	mem_deref(errs);
 

@@ -570,12 +570,21 @@ static void servers_destroy(struct sfo_line *line)
 }
 
 
+static void first_steps(void *arg)
+{
+	struct wake *w = arg;
+
+	if (!stopping)
+		sfo_start(w->line, shell_now());
+}
+
+
 /**
  * A line of the file (in shell_lines()) starts: its user agents, its
- * timer, its first steps as its mode wants. A line whose user agents
- * baresip refuses goes (ENOENT).
+ * timer, its first steps as its mode wants (after delay ms: the start
+ * delay). A line whose user agents baresip refuses goes (ENOENT).
  */
-int shell_line_start(struct sfo_line *line)
+int shell_line_start(struct sfo_line *line, uint64_t delay)
 {
 	struct wake *w;
 
@@ -596,7 +605,10 @@ int shell_line_start(struct sfo_line *line)
 	tmr_init(&w->tmr);
 	list_append(&wakes, &w->le, w);
 	sfo_line_set_ops(line, &ops, w, rand_u32());
-	sfo_start(line, shell_now());
+	if (delay)
+		tmr_start(&w->tmr, delay, first_steps, w);
+	else
+		sfo_start(line, shell_now());
 
 	return 0;
 }

@@ -6,7 +6,7 @@ struct list *shell_lines(void);
 struct sfo_server *shell_server_of_ua(const struct ua *ua);
 void shell_current_working(const struct sfo_line *line);
 struct sfo_line *shell_current_line(void);
-int  shell_line_start(struct sfo_line *line);
+int  shell_line_start(struct sfo_line *line, uint64_t delay);
 void shell_line_stop(struct sfo_line *line);
 uint64_t shell_now(void);
 void shell_transport_error(struct sfo_server *srv, int err);
