@@ -447,7 +447,8 @@ int file_reload(struct re_printf *pf)
 	if (err || errc) {
 		err = re_hprintf(pf, "%bsrvfailover: reload: nothing"
 				 " changed (%u error%s)\n", errs->buf,
-				 errs->end, errc, errc == 1 ? "" : "s");
+				 errs->end, errc ? errc : 1,
+				 errc > 1 ? "s" : "");
 		warn_each(errs);
 		list_flush(&fresh);
 		mem_deref(errs);
