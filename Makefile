@@ -40,7 +40,7 @@ CFLAGS   += $(ARCH_CFLAGS)
 # The functional core: no baresip in here
 CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 	line.c policy.c core.c route.c targets.c address.c config.c mwi.c \
-	presence.c reload.c status.c command.c web.c page.c)
+	presence.c reload.c status.c fleet.c command.c web.c page.c)
 # The shell: the only part that calls baresip
 SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c file.c check.c \
 	hook.c dial.c message.c follow.c mwi.c presence.c trace.c \

@@ -397,6 +397,19 @@ int sfo_status_print(struct re_printf *pf, const struct list *lines,
 int sfo_status_json(struct re_printf *pf, const struct list *lines,
 		    uint64_t now);
 int sfo_status_summary(struct re_printf *pf, const struct list *lines);
+int sfo_status_odict(struct odict **op, const struct list *lines,
+		     uint64_t now);
+
+
+/* fleet.c */
+int sfo_fleet_state_json(struct re_printf *pf, const struct list *lines,
+			 const char *phone, bool online, uint64_t now);
+int sfo_fleet_event_json(struct re_printf *pf, const char *phone,
+			 const struct sfo_line *line, unsigned from,
+			 unsigned to);
+int sfo_fleet_broker_parse(char *host, size_t size, uint16_t *port,
+			   const char *val, bool tls);
+bool sfo_fleet_topic_ok(const char *s, bool prefix);
 
 
 /* command.c */

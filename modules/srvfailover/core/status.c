@@ -255,9 +255,12 @@ static int line_json(struct odict *arr, const struct sfo_line *line,
 }
 
 
-/** One JSON object: {"lines":[...]} */
-int sfo_status_json(struct re_printf *pf, const struct list *lines,
-		    uint64_t now)
+/**
+ * The status as an odict: {"lines":[...]} (the json command's object;
+ * fleet.c adds to it)
+ */
+int sfo_status_odict(struct odict **op, const struct list *lines,
+		     uint64_t now)
 {
 	struct odict *top = NULL, *arr = NULL;
 	struct le *le;
@@ -273,11 +276,29 @@ int sfo_status_json(struct re_printf *pf, const struct list *lines,
 		err |= line_json(arr, le->data, i++, now);
 
 	err |= odict_entry_add(top, "lines", ODICT_ARRAY, arr);
-	if (!err)
-		err = json_encode_odict(pf, top);
 
  out:
 	mem_deref(arr);
+	if (err)
+		mem_deref(top);
+	else
+		*op = top;
+
+	return err;
+}
+
+
+/** One JSON object: {"lines":[...]} */
+int sfo_status_json(struct re_printf *pf, const struct list *lines,
+		    uint64_t now)
+{
+	struct odict *top = NULL;
+	int err;
+
+	err = sfo_status_odict(&top, lines, now);
+	if (!err)
+		err = json_encode_odict(pf, top);
+
 	mem_deref(top);
 
 	return err;
