@@ -43,7 +43,7 @@ CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 	presence.c reload.c status.c fleet.c command.c web.c page.c)
 # The shell: the only part that calls baresip
 SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c file.c check.c \
-	hook.c dial.c message.c follow.c mwi.c presence.c trace.c \
+	hook.c dial.c message.c follow.c mwi.c presence.c mqtt.c trace.c \
 	keepalive.c probe.c resolve.c http.c webconn.c)
 # The seam: what differs between the baresip versions, one file each
 SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c

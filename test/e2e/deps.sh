@@ -24,6 +24,9 @@ NEEDS="
 /bin/ip iproute2
 /usr/bin/unshare util-linux
 /usr/bin/stdbuf coreutils
+/usr/sbin/mosquitto mosquitto
+/usr/bin/mosquitto_sub mosquitto-clients
+/usr/lib/python3/dist-packages/paho/mqtt/client.py python3-paho-mqtt
 "
 
 # "@rel" paths are under the machine's multiarch lib dir (/usr/lib/TRIPLET)

@@ -681,6 +681,39 @@ class Dnsmasq(Proc):
 
 
 # --------------------------------------------------------------------------
+# mosquitto: the fleet's MQTT broker
+
+
+BROKER = "127.0.0.60"  # the lab's broker (srvfailover_mqtt_broker)
+
+
+class Mosquitto(Proc):
+    """Debian's mosquitto on ip:port, anonymous, no persistence (a
+    restart forgets every retained message); its log in the lab dir."""
+
+    def __init__(self, lab, ip=BROKER, port=1883):
+        self.ip, self.port = ip, port
+        conf = lab.path("mosquitto-%s.conf" % ip)
+        with open(conf, "w") as f:
+            f.write("listener %d %s\nallow_anonymous true\n"
+                    "persistence false\nuser root\n"
+                    "log_dest stdout\nlog_type all\n" % (port, ip))
+        super().__init__(lab, "mosquitto %s" % ip,
+                         ["mosquitto", "-c", conf],
+                         lab.path("mosquitto-%s.log" % ip))
+
+    def start(self, timeout=10):
+        super().start()
+        wait_for(lambda: (not self.running()) or bound(self.ip, self.port,
+                                                       "tcp"),
+                 timeout, "%s to listen" % self.name, interval=0.02)
+        if not self.running():
+            raise LabError("%s did not start:\n%s"
+                           % (self.name, self.log_tail(15)))
+        return self
+
+
+# --------------------------------------------------------------------------
 # sipp
 
 
@@ -1050,6 +1083,11 @@ class Baresip(Proc):
     def lines(self, pattern="srvfailover:"):
         """Log lines containing pattern (a plain string)."""
         return [l for l in self.log_text().splitlines() if pattern in l]
+
+    def kill(self):
+        """kill -9 (a power cut, when a test does it): not a crash."""
+        self.stopped = True
+        super().kill()
 
     def terminate(self, timeout=3):
         """SIGTERM (then -9). A baresip that a signal ended (a crash:
@@ -1576,6 +1614,9 @@ class Lab:
 
     def dnsmasq(self, records, ttl=None):
         return Dnsmasq(self, records, ttl=ttl).start()
+
+    def mosquitto(self, ip=BROKER, port=1883):
+        return Mosquitto(self, ip, port).start()
 
     def drop(self, ip, on=True, hook="output"):
         """Silently drop (nft, in this namespace) every packet sent to ip:

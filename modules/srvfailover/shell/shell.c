@@ -258,6 +258,7 @@ static void do_working(struct sfo_line *line, void *arg)
 	(void)arg;
 
 	shell_current_working(line);
+	mqtt_switched(line);
 }
 
 
@@ -269,6 +270,7 @@ static void do_report(const struct sfo_line *line, const char *msg,
 
 	info("srvfailover: %s\n", msg);
 	ui_output(baresip_uis(), "srvfailover: %s\n", msg);
+	mqtt_changed();
 }
 
 
@@ -380,6 +382,7 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		msg_stop();
 		mwi_close();
 		presence_stop();
+		mqtt_stop();
 		resolve_close();
 		keepalive_close();
 		tmr_start(&quit_tmr, QUIT_WAIT_MS, quit_handler, NULL);
@@ -620,6 +623,7 @@ void shell_line_stop(struct sfo_line *line)
 {
 	mwi_line_gone(line);
 	presence_line_gone(line);
+	mqtt_line_gone(line);
 	sfo_line_stop(line);
 	mem_deref(line->arg);    /* its wake */
 	mem_deref(line);
@@ -654,6 +658,10 @@ static int module_init(void)
 	if (err)
 		return err;
 
+	err = mqtt_init();
+	if (err)
+		return err;
+
 	info("srvfailover: %u line%s (built for baresip %s)\n",
 	     list_count(&lines), list_count(&lines) == 1 ? "" : "s",
 	     seam_version);
@@ -672,6 +680,7 @@ static int module_close(void)
 	stopping = true;
 	tmr_cancel(&quit_tmr);
 	file_close();
+	mqtt_close();
 	mwi_close();
 	presence_close();
 	keepalive_close();

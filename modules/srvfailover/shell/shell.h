@@ -82,6 +82,14 @@ void *follow_arg(const struct follow *f);
 struct sfo_line *follow_line(const struct follow *f);
 void follow_close(void);
 
+/* mqtt.c */
+int  mqtt_init(void);
+void mqtt_changed(void);
+void mqtt_switched(const struct sfo_line *line);
+void mqtt_line_gone(const struct sfo_line *line);
+void mqtt_stop(void);
+void mqtt_close(void);
+
 /* mwi.c */
 void mwi_update(struct sfo_line *line);
 void mwi_server_gone(const struct sfo_server *srv);

@@ -1,0 +1,166 @@
+"""The phone's state on an MQTT broker (issue 17), against Debian's
+mosquitto in the lab; read with python3-paho-mqtt as a collector would.
+
+srvfailover_mqtt_broker in baresip's config: retained PREFIX/ID/state
+(the json object, "phone", "online") at connection and after every
+change, an event per switch on PREFIX/ID/event, the Last Will
+{"phone":ID,"online":false}; reconnection by itself.
+"""
+
+import json
+import threading
+import time
+
+import paho.mqtt.client as paho
+
+import lab as L
+from common import (PW, SERVERS, config, registered_on, start,
+                    wait_steady)
+
+PHONE_ID = "pi-desk-1"
+MQTT = ["srvfailover_mqtt_broker %s" % L.BROKER,
+        "srvfailover_mqtt_id " + PHONE_ID]
+
+
+class Collector:
+    """Every message on srvfailover/# with its time; the retained state
+    of each phone as a collector that subscribes now would see it."""
+
+    def __init__(self, ip=L.BROKER):
+        self.msgs, self.lock = [], threading.Lock()
+        try:   # paho 2.x (trixie) asks which callback API
+            self.c = paho.Client(paho.CallbackAPIVersion.VERSION1)
+        except AttributeError:
+            self.c = paho.Client()
+        self.c.on_message = self._message
+        self.c.on_connect = lambda c, u, f, rc: c.subscribe(
+            "srvfailover/#", qos=1)
+        self.c.connect(ip, 1883, 30)
+        self.c.loop_start()
+
+    def _message(self, c, u, m):
+        with self.lock:
+            self.msgs.append((time.time(), m.topic, m.payload.decode(),
+                              bool(m.retain)))
+
+    def of(self, topic, since=0.0):
+        with self.lock:
+            return [(t, json.loads(p)) for t, tp, p, _ in self.msgs
+                    if tp == topic and t >= since]
+
+    def wait(self, topic, check, timeout, since=0.0, what=None):
+        def found():
+            return next((m for t, m in self.of(topic, since) if check(m)),
+                        None)
+        return L.wait_for(found, timeout, what or "a message on " + topic,
+                          interval=0.05)
+
+    def raw(self):
+        with self.lock:
+            return "\n".join(p for _, _, p, _ in self.msgs)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def state_topic(phone=PHONE_ID):
+    return "srvfailover/%s/state" % phone
+
+
+def working(prio):
+    return lambda m: bool(m.get("online") and m["lines"] and
+                          m["lines"][0].get("working") == prio)
+
+
+def retained(ip=L.BROKER, topic=None, timeout=3):
+    """The retained message a new subscriber gets at once ({} when none
+    comes within timeout, or the broker cannot be reached)."""
+    got = []
+    try:
+        c = paho.Client(paho.CallbackAPIVersion.VERSION1)
+    except AttributeError:
+        c = paho.Client()
+    c.on_message = lambda cl, u, m: got.append(
+        (m.retain, m.payload.decode()))
+    c.on_connect = lambda cl, u, f, rc: cl.subscribe(
+        topic or state_topic(), qos=1)
+    try:
+        c.connect(ip, 1883, 30)
+    except OSError:
+        return {}
+    c.loop_start()
+    try:
+        # (a live message may come first: it is not the retained one)
+        kept = L.wait_for(lambda: [p for r, p in got if r], timeout,
+                          "the retained state", interval=0.05)
+    except L.LabError:
+        kept = ["{}"]
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    return json.loads(kept[0])
+
+
+def test_fleet_state_events_and_last_will(lab):
+    lab.mosquitto()
+    col = Collector()
+    b, kams = start(lab, "cisco", extra=MQTT)
+    try:
+        st = col.wait(state_topic(), working(1), 10, what="working 1")
+        assert st["phone"] == PHONE_ID and st["online"] is True, st
+        assert st["lines"][0]["servers"][0]["state"] == "Registered", st
+        assert retained() == retained()   # a collector that comes later
+
+        wait_steady(b, "cisco")
+        t = time.time()
+        kams[SERVERS[0]].kill()
+        ev = col.wait("srvfailover/%s/event" % PHONE_ID,
+                      lambda m: m.get("to") == 2, 20, t, "a switch event")
+        assert ev["from"] == 1 and ev["user"] == "100", ev
+        assert ev["reason"], ev
+        col.wait(state_topic(), working(2), 5, t, "the state on server 2")
+        assert working(2)(retained())
+
+        assert PW not in col.raw(), "a password on the broker"
+
+        t = time.time()
+        b.ctrl.request("quit")
+        L.wait_for(lambda: b.popen.poll() is not None, 5, "baresip to quit")
+        col.wait(state_topic(), lambda m: m.get("online") is False, 5, t,
+                 "offline when baresip quits")
+        assert retained() == {"phone": PHONE_ID, "online": False}
+    finally:
+        col.close()
+
+
+def test_fleet_last_will_and_reconnection(lab):
+    """SIGKILL: the broker says offline (the Last Will). The broker
+    restarted (no persistence): the phone connects again by itself and
+    its state is back; a phone started while the broker is down
+    registers at once and appears when the broker does."""
+    broker = lab.mosquitto()
+    b, _ = start(lab, "cisco", extra=MQTT)
+    wait_steady(b, "cisco")
+    L.wait_for(lambda: working(1)(retained()), 10, "the state retained")
+
+    broker.kill()
+    broker = lab.mosquitto()
+    t = time.time()
+    L.wait_for(lambda: working(1)(retained()), 15,
+               "the state again after the broker's restart")
+    print("state back %.1f s after the broker's restart" % (time.time() - t))
+    assert b.running()
+
+    b.kill()
+    L.wait_for(lambda: retained().get("online") is False, 5,
+               "offline (the Last Will) after SIGKILL")
+
+    broker.kill()
+    b2 = lab.baresip(lab.module, srvfailover=config("cisco"), extra=MQTT)
+    wait_steady(b2, "cisco")          # registers while MQTT is down
+    assert b2.lines("MQTT: %s:1883" % L.BROKER), b2.lines("MQTT")
+    lab.mosquitto()
+    L.wait_for(lambda: working(1)(retained()), 40,
+               "the phone on the broker once it is up")
+    assert registered_on("cisco", 1)(b2.status()["lines"][0])
