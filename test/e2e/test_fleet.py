@@ -8,6 +8,9 @@ change, an event per switch on PREFIX/ID/event, the Last Will
 """
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -164,3 +167,80 @@ def test_fleet_last_will_and_reconnection(lab):
     L.wait_for(lambda: working(1)(retained()), 40,
                "the phone on the broker once it is up")
     assert registered_on("cisco", 1)(b2.status()["lines"][0])
+
+
+CTL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                   "contrib", "srvfailover-ctl")
+
+
+def fleet(*args):
+    """srvfailover-ctl fleet against the lab's broker: (status, out)."""
+    r = subprocess.run([sys.executable, CTL, "fleet", "--broker",
+                        L.BROKER] + list(args), capture_output=True,
+                       text=True, timeout=30)
+    return r.returncode, r.stdout + r.stderr
+
+
+def simulate(phone, payload):
+    """A retained state as another phone (b"": the message removed)."""
+    try:
+        c = paho.Client(paho.CallbackAPIVersion.VERSION1)
+    except AttributeError:
+        c = paho.Client()
+    c.connect(L.BROKER, 1883, 30)
+    c.loop_start()
+    c.publish(state_topic(phone), payload, qos=1, retain=True
+              ).wait_for_publish()
+    c.loop_stop()
+    c.disconnect()
+
+
+def test_fleet_view_and_its_exit_status(lab):
+    """One real phone and simulated ones (another on its first server,
+    an offline one, a garbage state): the table puts the offline and
+    unreadable first, --json lists every phone, the status is 2; without
+    them 0; the real phone on its backup 1; back on server 1 0."""
+    lab.mosquitto()
+    b, kams = start(lab, "cisco", extra=MQTT)
+    wait_steady(b, "cisco")
+    L.wait_for(lambda: working(1)(retained()), 10, "the phone's state")
+    ok = retained()
+    ok["phone"] = "sim-ok"
+    simulate("sim-ok", json.dumps(ok))
+    simulate("sim-off", json.dumps({"phone": "sim-off", "online": False}))
+    simulate("sim-bad", b"\x00not json" * 100)
+
+    rc, out = fleet()
+    assert rc == 2, out
+    rows = out.splitlines()
+    assert rows[0].split()[:2] == ["PHONE", "LINE"], out
+    assert rows[1].startswith("sim-bad") and "unreadable" in rows[1], out
+    assert rows[2].startswith("sim-off") and "offline" in rows[2], out
+    assert "4 phones: 2 on their first servers, 0 on a backup, 0 with a" \
+        " line on no server, 1 offline, 1 unreadable" in out, out
+
+    rc, out = fleet("--json")
+    assert rc == 2, out
+    phones = {p["phone"]: p for p in json.loads(out)["phones"]}
+    assert set(phones) == {PHONE_ID, "sim-ok", "sim-off", "sim-bad"}
+    assert phones[PHONE_ID]["lines"][0]["working"] == 1
+    assert phones["sim-off"] == {"phone": "sim-off", "online": False,
+                                 "lines": []}, phones["sim-off"]
+
+    simulate("sim-off", b"")
+    simulate("sim-bad", b"")
+    rc, out = fleet()
+    assert rc == 0, out
+
+    kams[SERVERS[0]].kill()
+    L.wait_for(lambda: working(2)(retained()), 20, "the phone on server 2")
+    rc, out = fleet()
+    assert rc == 1, out
+    row = next(r for r in out.splitlines() if r.startswith(PHONE_ID))
+    assert "2 sip:127.0.0.3" in row and "Registered" in row, row
+    assert out.splitlines()[1].startswith(PHONE_ID), out  # backup first
+
+    kams[SERVERS[0]].restart()
+    L.wait_for(lambda: working(1)(retained()), 30, "the phone back on 1")
+    rc, out = fleet("--json")
+    assert rc == 0, out
