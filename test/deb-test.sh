@@ -111,7 +111,8 @@ check_deb() {
 	*", baresip-core (>= $bv,"*) ok "$name: Depends baresip-core (>= $bv" ;;
 	*) bad "$name: Depends '$depends': not baresip-core (>= $bv" ;;
 	esac
-	for d in baresip-core $libre libc6 python3 adduser; do
+	for d in baresip-core $libre libc6 libmosquitto1 python3 \
+		python3-paho-mqtt adduser; do
 		case ", $depends" in
 		*", $d "*|*", $d,"*|*", $d") ok "$name: Depends $d" ;;
 		*) bad "$name: Depends '$depends' lacks $d" ;;

@@ -62,7 +62,9 @@ depends="$DEB_DEPENDS, libc6 (>= ${glibc:-2.4})"
 if readelf -d "$so" | grep -q 'NEEDED.*libgcc_s\.so\.1'; then
 	depends="$depends, libgcc-s1 (>= 3.5)"
 fi
-depends="$depends, python3, adduser"
+# libmosquitto1: MQTT, opened when configured (baresip-core needs it
+# too); python3-paho-mqtt: srvfailover-ctl fleet
+depends="$depends, libmosquitto1, python3, python3-paho-mqtt, adduser"
 
 install -d "$root/DEBIAN"
 install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$root/DEBIAN/"
