@@ -32,6 +32,12 @@ enum ua_event {
 struct account;
 struct mbuf;
 
+/* A module's own event, to ctrl_tcp and mqtt (a switch: seam.h) */
+__attribute__((weak)) void module_event(const char *module,
+					const char *event, struct ua *ua,
+					struct call *call,
+					const char *fmt, ...);
+
 /* ua_connect() takes the URI as given: a bare user ID needs this */
 __attribute__((weak)) int account_uri_complete(const struct account *acc,
 					       struct mbuf *buf,

@@ -244,3 +244,22 @@ def test_fleet_view_and_its_exit_status(lab):
     L.wait_for(lambda: working(1)(retained()), 30, "the phone back on 1")
     rc, out = fleet("--json")
     assert rc == 0, out
+
+
+def test_fleet_switch_is_a_module_event_on_1_1_0(lab):
+    """baresip 1.1.0: a switch is also a module event, so ctrl_tcp (and
+    baresip's own mqtt) see it: srvfailover,switch,USER,FROM,TO,REASON."""
+    b, kams = start(lab, "cisco")
+    wait_steady(b, "cisco")
+    t = time.time()
+    kams[SERVERS[0]].kill()
+
+    def switch():
+        return [e for e in b.ctrl.events_of("MODULE", t)
+                if e.get("param", "").startswith("srvfailover,switch,")]
+    ev = L.wait_for(switch, 20, "a MODULE event for the switch")
+    assert ev[-1]["param"].startswith("srvfailover,switch,100,1,2,"), ev
+    assert "server 1" in ev[-1]["param"], ev
+
+
+test_fleet_switch_is_a_module_event_on_1_1_0.baresip = "1.1.0"

@@ -18,6 +18,18 @@ bool seam_symbols(void)
 }
 
 
+/* 1.0.0 has no module events: the UI and the log say it */
+void seam_switch_event(struct ua *ua, const char *user, unsigned from,
+		       unsigned to, const char *reason)
+{
+	(void)ua;
+	(void)user;
+	(void)from;
+	(void)to;
+	(void)reason;
+}
+
+
 struct ua *seam_current(void)
 {
 	return uag_current();

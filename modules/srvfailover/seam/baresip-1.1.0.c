@@ -3,7 +3,7 @@
  *
  * baresip 1.1.0 has no current user agent (menu follows the calls'
  * events for hangup and accept), and ua_connect() takes the URI as
- * given. menu's dial takes its user agent from a trailing index into
+ * given. A switch is also a module event (ctrl_tcp and mqtt show it). menu's dial takes its user agent from a trailing index into
  * uag_list() ("dial 200 1"; its carg->data path loses the URI), dialdir
  * from carg->data.
  */
@@ -18,7 +18,15 @@ const char seam_version[] = SFO_BARESIP_VERSION;
 
 bool seam_symbols(void)
 {
-	return account_uri_complete != NULL;
+	return account_uri_complete != NULL && module_event != NULL;
+}
+
+
+void seam_switch_event(struct ua *ua, const char *user, unsigned from,
+		       unsigned to, const char *reason)
+{
+	module_event("srvfailover", "switch", ua, NULL, "%s,%u,%u,%s", user,
+		     from, to, reason);
 }
 
 

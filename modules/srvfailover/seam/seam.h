@@ -14,6 +14,11 @@ extern const char seam_version[];
 /** True when the running baresip has this version's own functions */
 bool seam_symbols(void);
 
+/** The line's working server changed (0: none), for baresip's own
+ * event listeners where the version has module events */
+void seam_switch_event(struct ua *ua, const char *user, unsigned from,
+		       unsigned to, const char *reason);
+
 /** The user agent a dial without a choice uses, NULL if none */
 struct ua *seam_current(void);
 

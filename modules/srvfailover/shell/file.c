@@ -458,6 +458,7 @@ int file_reload(struct re_printf *pf)
 	apply(&fresh, 0, &t);
 	list_flush(&fresh);
 	mem_deref(errs);
+	mqtt_changed();
 
 	info("srvfailover: reload: %u unchanged, %u changed, %u new,"
 	     " %u removed, %u waiting for a call to end\n", t.same,

@@ -71,14 +71,6 @@ static struct {
 	const char *(*connack_string)(int code);
 } mo;
 
-/* A line's working server as the fleet last heard it */
-struct seen {
-	struct le le;
-	const struct sfo_line *line;
-	unsigned prio;           /* 0: none                              */
-	unsigned before_gap;     /* the one it had before none           */
-};
-
 static struct {
 	void *lib;
 	struct mosquitto *m;
@@ -94,7 +86,6 @@ static struct {
 	unsigned fails;
 	struct tmr tick;         /* housekeeping, and the next attempt   */
 	struct tmr gather;
-	struct list seen;
 } mq = {.fd = -1};
 
 
@@ -439,7 +430,6 @@ int mqtt_init(void)
 	char prefix[129], cafile[256], user[128], pw[128];
 	int err;
 
-	list_init(&mq.seen);
 	tmr_init(&mq.tick);
 	tmr_init(&mq.gather);
 	mq.fd = -1;
@@ -493,27 +483,6 @@ void mqtt_changed(void)
 }
 
 
-static struct seen *seen_of(const struct sfo_line *line)
-{
-	struct le *le;
-	struct seen *s;
-
-	LIST_FOREACH(&mq.seen, le) {
-		s = le->data;
-		if (s->line == line)
-			return s;
-	}
-
-	s = mem_zalloc(sizeof(*s), NULL);
-	if (s) {
-		s->line = line;
-		list_append(&mq.seen, &s->le, s);
-	}
-
-	return s;
-}
-
-
 struct event {
 	const struct sfo_line *line;
 	unsigned from, to;
@@ -528,48 +497,15 @@ static int event_print(struct re_printf *pf, void *arg)
 }
 
 
-/** The line's working server changed: one event */
-void mqtt_switched(const struct sfo_line *line)
+/** The line went from server `from` to `to` (0: none): one event */
+void mqtt_switched(const struct sfo_line *line, unsigned from,
+		   unsigned to)
 {
-	struct seen *s;
-	struct event e;
+	struct event e = {line, from, to};
 
-	if (!mq.m || !(s = seen_of(line)))
-		return;
-
-	e.line = line;
-	e.from = s->prio;
-	e.to = line->working ? line->working->prio : 0;
-
-	/* after a gap without one: from the server before the gap, as the
-	 * core counts it (one switch) */
-	if (!e.from && e.to)
-		e.from = s->before_gap;
-	s->before_gap = e.to ? 0 : s->prio;
-	s->prio = e.to;
-
-	if (mq.connected && e.from != e.to) {
+	if (mq.connected) {
 		publish(mq.event_topic, false, event_print, &e);
 		watch();
-	}
-
-	mqtt_changed();
-}
-
-
-/** The line goes (reload) */
-void mqtt_line_gone(const struct sfo_line *line)
-{
-	struct le *le;
-
-	LIST_FOREACH(&mq.seen, le) {
-		struct seen *s = le->data;
-
-		if (s->line == line) {
-			list_unlink(&s->le);
-			mem_deref(s);
-			break;
-		}
 	}
 
 	mqtt_changed();
@@ -604,6 +540,5 @@ void mqtt_close(void)
 	if (mq.m)
 		mo.destroy(mq.m);
 	mq.m = NULL;
-	list_flush(&mq.seen);
 	mq.connected = false;
 }

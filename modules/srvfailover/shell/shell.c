@@ -16,11 +16,13 @@
 #include "seam.h"
 
 
-/* The timer of one line */
+/* The timer of one line, and its working server as last announced */
 struct wake {
 	struct le le;
 	struct tmr tmr;
 	struct sfo_line *line;
+	unsigned working;        /* 0: none                              */
+	unsigned before_gap;     /* the one it had before none           */
 };
 
 /* A user agent kept for a DNS target that went (park()) */
@@ -253,12 +255,27 @@ void shell_current_working(const struct sfo_line *line)
 }
 
 
+/* A switch, told to baresip's event listeners (1.1.0) and the fleet:
+ * across a gap without a working server, from the one before the gap
+ * (the core counts it as one switch) */
 static void do_working(struct sfo_line *line, void *arg)
 {
-	(void)arg;
+	struct wake *w = arg;
+	unsigned to = line->working ? line->working->prio : 0;
+	unsigned from = w->working ? w->working : w->before_gap;
 
 	shell_current_working(line);
-	mqtt_switched(line);
+
+	w->before_gap = to ? 0 : w->working;
+	w->working = to;
+	if (from == to)
+		return;
+
+	seam_switch_event(line->working ? line->working->ua :
+			  ((struct sfo_server *)list_ledata(
+				  list_head(&line->servers)))->ua,
+			  line->user, from, to, line->reason);
+	mqtt_switched(line, from, to);
 }
 
 
@@ -623,7 +640,6 @@ void shell_line_stop(struct sfo_line *line)
 {
 	mwi_line_gone(line);
 	presence_line_gone(line);
-	mqtt_line_gone(line);
 	sfo_line_stop(line);
 	mem_deref(line->arg);    /* its wake */
 	mem_deref(line);

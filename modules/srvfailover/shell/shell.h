@@ -85,8 +85,8 @@ void follow_close(void);
 /* mqtt.c */
 int  mqtt_init(void);
 void mqtt_changed(void);
-void mqtt_switched(const struct sfo_line *line);
-void mqtt_line_gone(const struct sfo_line *line);
+void mqtt_switched(const struct sfo_line *line, unsigned from,
+		   unsigned to);
 void mqtt_stop(void);
 void mqtt_close(void);
 
