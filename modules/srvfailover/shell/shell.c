@@ -263,6 +263,8 @@ static void do_working(struct sfo_line *line, void *arg)
 	struct wake *w = arg;
 	unsigned to = line->working ? line->working->prio : 0;
 	unsigned from = w->working ? w->working : w->before_gap;
+	const struct sfo_server *first;
+	struct ua *ua;
 
 	shell_current_working(line);
 
@@ -271,10 +273,10 @@ static void do_working(struct sfo_line *line, void *arg)
 	if (from == to)
 		return;
 
-	seam_switch_event(line->working ? line->working->ua :
-			  ((struct sfo_server *)list_ledata(
-				  list_head(&line->servers)))->ua,
-			  line->user, from, to, line->reason);
+	first = list_ledata(list_head(&line->servers));
+	ua = line->working ? line->working->ua : first ? first->ua : NULL;
+	if (ua)
+		seam_switch_event(ua, line->user, from, to, line->reason);
 	mqtt_switched(line, from, to);
 }
 
