@@ -128,6 +128,7 @@ def test_reload_waits_for_the_call_to_end(lab):
     assert not registers(lab, SERVERS[0], t, True), \
         "server 1 un-REGISTERed during the call"
     assert b.status()["lines"][0]["working"] == 1
+    assert not b.ctrl.events_of("CALL_CLOSED", t), "the call ended"
 
     t_hang = time.time()
     b.command("hangup")
