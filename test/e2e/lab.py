@@ -688,16 +688,31 @@ BROKER = "127.0.0.60"  # the lab's broker (srvfailover_mqtt_broker)
 
 
 class Mosquitto(Proc):
-    """Debian's mosquitto on ip:port, anonymous, no persistence (a
-    restart forgets every retained message); its log in the lab dir."""
+    """Debian's mosquitto on ip:port, no persistence (a restart forgets
+    every retained message); its log in the lab dir. users: {name:
+    password} (else anonymous); tls: the lab's certificate (Lab.tls_cert:
+    ip must be one it names, 127.0.0.1-.30)."""
 
-    def __init__(self, lab, ip=BROKER, port=1883):
+    def __init__(self, lab, ip=BROKER, port=1883, tls=False, users=None):
         self.ip, self.port = ip, port
         conf = lab.path("mosquitto-%s.conf" % ip)
+        text = "listener %d %s\npersistence false\nuser root\n" \
+            "log_dest stdout\nlog_type all\n" % (port, ip)
+        if users:
+            pwfile = lab.path("mosquitto-%s.passwd" % ip)
+            open(pwfile, "w").close()
+            for name, pw in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", pwfile, name, pw],
+                               check=True, capture_output=True, timeout=30)
+            text += "allow_anonymous false\npassword_file %s\n" % pwfile
+        else:
+            text += "allow_anonymous true\n"
+        if tls:
+            cert, key = lab.tls_cert()
+            text += "cafile %s\ncertfile %s\nkeyfile %s\n" % (cert, cert,
+                                                              key)
         with open(conf, "w") as f:
-            f.write("listener %d %s\nallow_anonymous true\n"
-                    "persistence false\nuser root\n"
-                    "log_dest stdout\nlog_type all\n" % (port, ip))
+            f.write(text)
         super().__init__(lab, "mosquitto %s" % ip,
                          ["mosquitto", "-c", conf],
                          lab.path("mosquitto-%s.log" % ip))
@@ -1615,8 +1630,9 @@ class Lab:
     def dnsmasq(self, records, ttl=None):
         return Dnsmasq(self, records, ttl=ttl).start()
 
-    def mosquitto(self, ip=BROKER, port=1883):
-        return Mosquitto(self, ip, port).start()
+    def mosquitto(self, ip=BROKER, port=1883, **kw):
+        """kw: tls, users (see Mosquitto)."""
+        return Mosquitto(self, ip, port, **kw).start()
 
     def drop(self, ip, on=True, hook="output"):
         """Silently drop (nft, in this namespace) every packet sent to ip:

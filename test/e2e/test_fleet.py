@@ -25,16 +25,21 @@ MQTT = ["srvfailover_mqtt_broker %s" % L.BROKER,
         "srvfailover_mqtt_id " + PHONE_ID]
 
 
+def paho_client():
+    """A client of either paho (2.x, trixie, asks which callback API)."""
+    try:
+        return paho.Client(paho.CallbackAPIVersion.VERSION1)
+    except AttributeError:
+        return paho.Client()
+
+
 class Collector:
     """Every message on srvfailover/# with its time; the retained state
     of each phone as a collector that subscribes now would see it."""
 
     def __init__(self, ip=L.BROKER):
         self.msgs, self.lock = [], threading.Lock()
-        try:   # paho 2.x (trixie) asks which callback API
-            self.c = paho.Client(paho.CallbackAPIVersion.VERSION1)
-        except AttributeError:
-            self.c = paho.Client()
+        self.c = paho_client()
         self.c.on_message = self._message
         self.c.on_connect = lambda c, u, f, rc: c.subscribe(
             "srvfailover/#", qos=1)
@@ -80,10 +85,7 @@ def retained(ip=L.BROKER, topic=None, timeout=3):
     """The retained message a new subscriber gets at once ({} when none
     comes within timeout, or the broker cannot be reached)."""
     got = []
-    try:
-        c = paho.Client(paho.CallbackAPIVersion.VERSION1)
-    except AttributeError:
-        c = paho.Client()
+    c = paho_client()
     c.on_message = lambda cl, u, m: got.append(
         (m.retain, m.payload.decode()))
     c.on_connect = lambda cl, u, f, rc: cl.subscribe(
@@ -183,10 +185,7 @@ def fleet(*args):
 
 def simulate(phone, payload):
     """A retained state as another phone (b"": the message removed)."""
-    try:
-        c = paho.Client(paho.CallbackAPIVersion.VERSION1)
-    except AttributeError:
-        c = paho.Client()
+    c = paho_client()
     c.connect(L.BROKER, 1883, 30)
     c.loop_start()
     c.publish(state_topic(phone), payload, qos=1, retain=True
@@ -263,3 +262,50 @@ def test_fleet_switch_is_a_module_event_on_1_1_0(lab):
 
 
 test_fleet_switch_is_a_module_event_on_1_1_0.baresip = "1.1.0"
+
+
+def test_fleet_tls_and_password_never_shown(lab):
+    """A broker with TLS (the lab's certificate as the phone's CA file)
+    and a password file: the phone connects and its state is there; its
+    password is in no log line and no message. A wrong password: refused,
+    said once, the phone works on."""
+    ip, pw = "127.0.0.25", "Mq-lab-pw-5c1e"
+    cert, _ = lab.tls_cert()
+    lab.mosquitto(ip=ip, port=8883, tls=True, users={"phones": pw})
+    conf = ["srvfailover_mqtt_broker " + ip, "srvfailover_mqtt_id tls-1",
+            "srvfailover_mqtt_cafile " + cert,
+            "srvfailover_mqtt_user phones"]
+    b, _ = start(lab, "cisco", extra=conf + [
+        "srvfailover_mqtt_password " + pw])
+    wait_steady(b, "cisco")
+    L.wait_for(lambda: b.lines("MQTT: connected to %s:8883" % ip), 10,
+               "the phone connected over TLS")
+
+    got = []
+    c = paho_client()
+    c.tls_set(ca_certs=cert)
+    c.username_pw_set("phones", pw)
+    c.on_message = lambda cl, u, m: got.append(m.payload.decode())
+    c.on_connect = lambda cl, u, f, rc: cl.subscribe(
+        "srvfailover/tls-1/state", qos=1)
+    c.connect(ip, 8883, 30)
+    c.loop_start()
+    try:
+        L.wait_for(lambda: got, 5, "the state over TLS")
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    assert working(1)(json.loads(got[0])), got[0]
+    assert pw not in got[0] and pw not in b.log_text()
+    b.terminate()
+
+    b = lab.baresip(lab.module, srvfailover=config("cisco"),
+                    extra=conf + ["srvfailover_mqtt_password wrong-one"])
+    wait_steady(b, "cisco")
+    L.wait_for(lambda: b.lines("MQTT: %s:8883: " % ip), 10,
+               "the refusal said")
+    time.sleep(3)
+    said = [x for x in b.lines("MQTT: %s:8883: " % ip)
+            if "trying again" in x]
+    assert len(said) == 1, said
+    assert "wrong-one" not in b.log_text()
