@@ -828,7 +828,20 @@ def test_web_flood_of_connections_phone_keeps_working(lab):
     report, failures = [], []
 
     def page(path):
-        st, text, took = timed_get(path)
+        # A connection that has not sent its request yet may be the one
+        # idle longest when 32 newer ones come in a few ms (3000 a
+        # second here, on a loaded machine): closed, as designed. The
+        # page polls again 1.5 s later; so does this, twice at most.
+        for i in range(3):
+            try:
+                st, text, took = timed_get(path)
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    BrokenPipeError) as e:
+                report.append("GET %s: %s, again" % (path,
+                                                     type(e).__name__))
+                if i == 2:
+                    raise
         report.append("GET %s: %d in %.3fs" % (path, st, took))
         assert st == 200 and text, (st, text[:200])
         assert took < 2, "GET %s took %.2fs" % (path, took)
