@@ -43,6 +43,7 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -1109,6 +1110,73 @@ def child_timeline(args):
 # --------------------------------------------------------------------------
 
 
+FLEET_PHONES = 10000
+
+
+def child_fleet(args):
+    """The fleet view: FLEET_PHONES phones' retained states (a small
+    simulator publishes them, each like a phone's with 3 servers) read
+    by srvfailover-ctl fleet, 3 times; the medians of --json and the
+    table."""
+    import paho.mqtt.client as paho
+    signal.signal(signal.SIGTERM, on_sigterm)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
+                   timeout=10)
+    lab = B.BenchLab(args.dir, args.module)
+    result = {"ok": False}
+    ctl = os.path.join(B.TOP, "contrib", "srvfailover-ctl")
+    try:
+        lab.mosquitto()
+        line = {"user": "100", "mode": "cisco", "working": 1,
+                "servers": [{"prio": p, "uri": "sip:10.10.1.%d" % p,
+                             "state": "Registered" if p == 1 else
+                             "Reachable", "transport": "udp",
+                             "since_s": 100, "last_code": 200,
+                             "last_text": "200 OK", "failures": 0,
+                             "rtt_ms": 2, "calls": 0} for p in (1, 2, 3)],
+                "failback": "immediate", "failovers": 0, "failbacks": 0,
+                "last_switch": "server 1 registered", "mwi": None,
+                "presence": None}
+        try:
+            c = paho.Client(paho.CallbackAPIVersion.VERSION1)
+        except AttributeError:
+            c = paho.Client()
+        c.connect(L.BROKER, 1883, 30)
+        c.loop_start()
+        for i in range(FLEET_PHONES):
+            phone = "pi-%05d" % i
+            c.publish("srvfailover/%s/state" % phone, json.dumps(
+                {"lines": [line], "phone": phone, "online": True}),
+                qos=1, retain=True).wait_for_publish()
+        c.loop_stop()
+        c.disconnect()
+        took = {"json": [], "table": []}
+        for _ in range(3):
+            for kind, extra in (("json", ["--json"]), ("table", [])):
+                t = time.monotonic()
+                r = subprocess.run([sys.executable, ctl, "fleet",
+                                    "--broker", L.BROKER] + extra,
+                                   capture_output=True, text=True,
+                                   timeout=60)
+                took[kind].append(time.monotonic() - t)
+                if r.returncode:
+                    raise L.LabError("fleet exited %d: %s" % (
+                        r.returncode, r.stderr[-300:]))
+        n = len(json.loads(subprocess.run(
+            [sys.executable, ctl, "fleet", "--broker", L.BROKER, "--json"],
+            capture_output=True, text=True, timeout=60).stdout)["phones"])
+        result = {"ok": n == FLEET_PHONES, "phones": n,
+                  "json": statistics.median(took["json"]),
+                  "table": statistics.median(took["table"])}
+    except Exception as e:
+        result = {"ok": False, "reason": str(e)}
+    finally:
+        lab.close()
+        with open(os.path.join(args.dir, "result.json"), "w") as f:
+            json.dump(result, f)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(prog="test/bench/bench.py",
                                  description=__doc__.split("\n\n")[0])
@@ -1133,7 +1201,7 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep every run's lab dir (pcap, logs)")
     # child
-    ap.add_argument("--child", choices=["run", "cost", "timeline"],
+    ap.add_argument("--child", choices=["run", "cost", "timeline", "fleet"],
                     help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
@@ -1149,6 +1217,8 @@ def main():
         return child_cost(args)
     if args.child == "timeline":
         return child_timeline(args)
+    if args.child == "fleet":
+        return child_fleet(args)
 
     if os.geteuid() != 0:
         print("bench: needs root (unshare -n)", file=sys.stderr)
@@ -1238,6 +1308,17 @@ def main():
     with open(os.path.join(args.out, "runs.json"), "w") as f:
         json.dump({"module_sha256": build, "results": results,
                    "cost": costs}, f)
+    # the fleet view of a large site
+    fl = spawn(["--child", "fleet", "--module", module], 300, args.keep)
+    if fl.get("ok"):
+        print("\nfleet view: %d phones' retained states read by "
+              "srvfailover-ctl fleet: --json %.2f s, table %.2f s (median "
+              "of 3)  %s <= 2 s" % (fl["phones"], fl["json"], fl["table"],
+                                   "ok" if max(fl["json"], fl["table"]) <= 2
+                                   else "MISS"), flush=True)
+    else:
+        print("bench: fleet run FAILED: %s" % fl.get("reason", "?"),
+              flush=True)
     # the picture: one failover and fail-back of one phone
     tk, _, tm = args.timeline.partition(".")
     png = None

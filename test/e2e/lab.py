@@ -696,8 +696,12 @@ class Mosquitto(Proc):
     def __init__(self, lab, ip=BROKER, port=1883, tls=False, users=None):
         self.ip, self.port = ip, port
         conf = lab.path("mosquitto-%s.conf" % ip)
+        # (no cap on what it queues for a client: a collector's
+        # subscription brings every phone's retained state at once, more
+        # than mosquitto's default 1000 for a large fleet; README)
         text = "listener %d %s\npersistence false\nuser root\n" \
-            "log_dest stdout\nlog_type all\n" % (port, ip)
+            "max_queued_messages 0\nlog_dest stdout\nlog_type " \
+            "error warning notice information\n" % (port, ip)
         if users:
             pwfile = lab.path("mosquitto-%s.passwd" % ip)
             open(pwfile, "w").close()
