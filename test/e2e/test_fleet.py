@@ -104,7 +104,10 @@ def retained(ip=L.BROKER, topic=None, timeout=3):
     finally:
         c.loop_stop()
         c.disconnect()
-    return json.loads(kept[0])
+    try:
+        return json.loads(kept[0])
+    except ValueError:
+        return {"unreadable": kept[0]}
 
 
 def test_fleet_state_events_and_last_will(lab):
@@ -309,3 +312,32 @@ def test_fleet_tls_and_password_never_shown(lab):
             if "trying again" in x]
     assert len(said) == 1, said
     assert "wrong-one" not in b.log_text()
+
+
+def test_fleet_hostile_broker_input_changes_nothing(lab):
+    """Garbage, a retained garbage state and a 1 MB message on the
+    phone's own topics: the phone subscribes to nothing, runs on, its
+    registration untouched; its next change puts its real state back."""
+    lab.mosquitto()
+    b, kams = start(lab, "cisco", extra=MQTT)
+    wait_steady(b, "cisco")
+    L.wait_for(lambda: working(1)(retained()), 10, "the phone's state")
+    c = paho_client()
+    c.connect(L.BROKER, 1883, 30)
+    c.loop_start()
+    for topic in (state_topic(), "srvfailover/%s/event" % PHONE_ID,
+                  "srvfailover/%s/command" % PHONE_ID):
+        for payload in (b"\x00\xff{", b"{}" * 500000, b'{"online":1}'):
+            c.publish(topic, payload, qos=1).wait_for_publish()
+    c.publish(state_topic(), b"garbage", qos=1,
+              retain=True).wait_for_publish()
+    c.loop_stop()
+    c.disconnect()
+    time.sleep(1)
+    assert b.running(), "baresip ended"
+    assert registered_on("cisco", 1)(b.status()["lines"][0])
+    assert retained() == {"unreadable": "garbage"}
+
+    b.command("srvfailover disable 100 3")   # a change
+    L.wait_for(lambda: retained().get("online") is True, 5,
+               "the phone's own state back")
