@@ -196,8 +196,6 @@ static void warn_each(const struct mbuf *mb)
 }
 
 
-
-
 static struct pending *pending_of(const char *user)
 {
 	struct le *le;
