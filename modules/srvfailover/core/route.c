@@ -246,10 +246,10 @@ struct sfo_line *sfo_line_of_peer(const struct list *lines,
 		return NULL;
 
 	LIST_FOREACH(lines, le) {
-		const struct sfo_server *srv = server_at(le->data, &host, port);
+		const struct sfo_server *s = server_at(le->data, &host, port);
 
-		if (srv)
-			return srv->line;
+		if (s)
+			return s->line;
 	}
 
 	return NULL;

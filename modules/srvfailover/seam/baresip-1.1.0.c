@@ -3,9 +3,10 @@
  *
  * baresip 1.1.0 has no current user agent (menu follows the calls'
  * events for hangup and accept), and ua_connect() takes the URI as
- * given. A switch is also a module event (ctrl_tcp and mqtt show it). menu's dial takes its user agent from a trailing index into
+ * given. menu's dial takes its user agent from a trailing index into
  * uag_list() ("dial 200 1"; its carg->data path loses the URI), dialdir
- * from carg->data.
+ * from carg->data. A switch is also a module event (ctrl_tcp and
+ * baresip's mqtt show it).
  */
 #include <string.h>
 #include <re.h>
