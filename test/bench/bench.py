@@ -1118,7 +1118,6 @@ def child_fleet(args):
     simulator publishes them, each like a phone's with 3 servers) read
     by srvfailover-ctl fleet, 3 times; the medians of --json and the
     table."""
-    import paho.mqtt.client as paho
     signal.signal(signal.SIGTERM, on_sigterm)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
                    timeout=10)
@@ -1137,10 +1136,7 @@ def child_fleet(args):
                 "failback": "immediate", "failovers": 0, "failbacks": 0,
                 "last_switch": "server 1 registered", "mwi": None,
                 "presence": None}
-        try:
-            c = paho.Client(paho.CallbackAPIVersion.VERSION1)
-        except AttributeError:
-            c = paho.Client()
+        c = L.mqtt_client()
         c.connect(L.BROKER, 1883, 30)
         c.loop_start()
         for i in range(FLEET_PHONES):

@@ -732,6 +732,16 @@ class Mosquitto(Proc):
         return self
 
 
+def mqtt_client():
+    """A python3-paho-mqtt client of either version (2.x, trixie's, asks
+    which callback API; the tests use 1.x's)."""
+    import paho.mqtt.client as paho
+    try:
+        return paho.Client(paho.CallbackAPIVersion.VERSION1)
+    except AttributeError:
+        return paho.Client()
+
+
 # --------------------------------------------------------------------------
 # sipp
 

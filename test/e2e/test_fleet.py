@@ -14,8 +14,6 @@ import sys
 import threading
 import time
 
-import paho.mqtt.client as paho
-
 import lab as L
 from common import (PW, SERVERS, config, registered_on, start,
                     wait_steady)
@@ -25,21 +23,13 @@ MQTT = ["srvfailover_mqtt_broker %s" % L.BROKER,
         "srvfailover_mqtt_id " + PHONE_ID]
 
 
-def paho_client():
-    """A client of either paho (2.x, trixie, asks which callback API)."""
-    try:
-        return paho.Client(paho.CallbackAPIVersion.VERSION1)
-    except AttributeError:
-        return paho.Client()
-
-
 class Collector:
     """Every message on srvfailover/# with its time; the retained state
     of each phone as a collector that subscribes now would see it."""
 
     def __init__(self, ip=L.BROKER):
         self.msgs, self.lock = [], threading.Lock()
-        self.c = paho_client()
+        self.c = L.mqtt_client()
         self.c.on_message = self._message
         self.c.on_connect = lambda c, u, f, rc: c.subscribe(
             "srvfailover/#", qos=1)
@@ -85,7 +75,7 @@ def retained(ip=L.BROKER, topic=None, timeout=3):
     """The retained message a new subscriber gets at once ({} when none
     comes within timeout, or the broker cannot be reached)."""
     got = []
-    c = paho_client()
+    c = L.mqtt_client()
     c.on_message = lambda cl, u, m: got.append(
         (m.retain, m.payload.decode()))
     c.on_connect = lambda cl, u, f, rc: cl.subscribe(
@@ -188,7 +178,7 @@ def fleet(*args):
 
 def simulate(phone, payload):
     """A retained state as another phone (b"": the message removed)."""
-    c = paho_client()
+    c = L.mqtt_client()
     c.connect(L.BROKER, 1883, 30)
     c.loop_start()
     c.publish(state_topic(phone), payload, qos=1, retain=True
@@ -289,7 +279,7 @@ def test_fleet_tls_and_password_never_shown(lab):
                "the phone connected over TLS")
 
     got = []
-    c = paho_client()
+    c = L.mqtt_client()
     c.tls_set(ca_certs=cert)
     c.username_pw_set("phones", pw)
     c.on_message = lambda cl, u, m: got.append(m.payload.decode())
@@ -326,7 +316,7 @@ def test_fleet_hostile_broker_input_changes_nothing(lab):
     b, kams = start(lab, "cisco", extra=MQTT)
     wait_steady(b, "cisco")
     L.wait_for(lambda: working(1)(retained()), 10, "the phone's state")
-    c = paho_client()
+    c = L.mqtt_client()
     c.connect(L.BROKER, 1883, 30)
     c.loop_start()
     for topic in (state_topic(), "srvfailover/%s/event" % PHONE_ID,

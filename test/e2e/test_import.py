@@ -16,12 +16,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CTL = os.path.join(HERE, "..", "..", "contrib", "srvfailover-ctl")
 
 
-def run_import(vendor, name):
-    """(exit status, stdout, stderr) of srvfailover-ctl import."""
-    path = os.path.join(HERE, "import", name)
+def run_import(vendor, name, path=None, secret=C.PW):
+    """(exit status, stdout, stderr) of srvfailover-ctl import of
+    import/NAME (or of path); secret, the file's password, must not be
+    on standard error."""
+    path = path or os.path.join(HERE, "import", name)
     r = subprocess.run([sys.executable, CTL, "import", vendor, path],
                        capture_output=True, text=True, timeout=30)
-    assert C.PW not in r.stderr, "a password on standard error"
+    assert secret not in r.stderr, "a password on standard error"
     return r.returncode, r.stdout, r.stderr
 
 
@@ -155,10 +157,7 @@ def import_text(lab, vendor, text):
     path = lab.path("import.cfg")
     with open(path, "w") as f:
         f.write(text)
-    r = subprocess.run([sys.executable, CTL, "import", vendor, path],
-                       capture_output=True, text=True, timeout=30)
-    assert "s3cret" not in r.stderr, "a password on standard error"
-    return r.returncode, r.stdout, r.stderr
+    return run_import(vendor, None, path, secret="s3cret")
 
 
 def test_import_the_rest_of_the_tables_keys(lab):

@@ -44,12 +44,6 @@ static void pending_destructor(void *arg)
 }
 
 
-static int print_mbuf(const char *p, size_t size, void *arg)
-{
-	return mbuf_write_mem(arg, (const uint8_t *)p, size);
-}
-
-
 /* The line number of a key in a config file, for error messages */
 static unsigned key_line(const struct pl *text, const char *key)
 {
@@ -259,9 +253,11 @@ static void apply_line(struct sfo_line *line, struct sfo_line *fresh,
 static void apply_or_defer(struct sfo_line *line, struct sfo_line *fresh,
 			   struct tally *t)
 {
+	/* the same again: nothing to do, nor anything left to wait for */
 	if (fresh && sfo_line_same(line, fresh)) {
 		mem_deref(pending_of(line->user));
-		apply_line(line, fresh, t);
+		mem_deref(fresh);
+		++t->same;
 		return;
 	}
 
@@ -361,7 +357,7 @@ void file_line_idle(const struct sfo_line *line)
  */
 static int parse(struct list *fresh, struct mbuf *errs, unsigned *errc)
 {
-	struct re_printf pf = {print_mbuf, errs};
+	struct re_printf pf = {shell_print_mbuf, errs};
 	struct mbuf *mb = NULL;
 	char dir[256], file[512];
 	struct pl text;

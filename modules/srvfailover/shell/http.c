@@ -28,12 +28,6 @@ static struct {
 } web;
 
 
-static int print_mbuf(const char *p, size_t size, void *arg)
-{
-	return mbuf_write_mem(arg, (const uint8_t *)p, size);
-}
-
-
 static void secret_free(char **sp)
 {
 	if (*sp)
@@ -88,7 +82,7 @@ static void reply_error(struct webconn *c, const struct sfo_web_req *req,
 static void reply_page(struct webconn *c, const struct sfo_web_req *req)
 {
 	struct mbuf *mb = mbuf_alloc(16384);
-	struct re_printf pf = {print_mbuf, mb};
+	struct re_printf pf = {shell_print_mbuf, mb};
 
 	if (!mb)
 		return;
@@ -109,7 +103,7 @@ static void reply_page(struct webconn *c, const struct sfo_web_req *req)
 static void reply_status(struct webconn *c, const struct sfo_web_req *req)
 {
 	struct mbuf *mb = mbuf_alloc(2048);
-	struct re_printf pf = {print_mbuf, mb};
+	struct re_printf pf = {shell_print_mbuf, mb};
 
 	if (!mb)
 		return;
@@ -241,7 +235,7 @@ static void change(struct webconn *c, const struct http_msg *msg,
 	if (!mb)
 		return;
 
-	pf.vph = print_mbuf;
+	pf.vph = shell_print_mbuf;
 	pf.arg = mb;
 	if (sfo_web_apply(&pf, shell_lines(), req, shell_now()))
 		sfo_web_fail(req, 500, "out of memory");
@@ -264,7 +258,7 @@ static void change(struct webconn *c, const struct http_msg *msg,
 static void reload(struct webconn *c, const struct http_msg *msg,
 		   struct sfo_web_req *req)
 {
-	struct re_printf pf = {print_mbuf, NULL};
+	struct re_printf pf = {shell_print_mbuf, NULL};
 	struct mbuf *mb;
 	int err;
 

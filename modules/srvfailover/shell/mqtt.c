@@ -150,17 +150,11 @@ static int lib_open(void)
 }
 
 
-static int print_mbuf(const char *p, size_t size, void *arg)
-{
-	return mbuf_write_mem(arg, (const uint8_t *)p, size);
-}
-
-
 static void publish(const char *topic, bool retain,
 		    int (*print)(struct re_printf *pf, void *arg), void *arg)
 {
 	struct mbuf *mb = mbuf_alloc(2048);
-	struct re_printf pf = {print_mbuf, mb};
+	struct re_printf pf = {shell_print_mbuf, mb};
 	int err;
 
 	if (!mb)
@@ -362,7 +356,7 @@ static int client_setup(const char *user, const char *pw,
 			const char *cafile)
 {
 	struct mbuf *mb = mbuf_alloc(128);
-	struct re_printf pf = {print_mbuf, mb};
+	struct re_printf pf = {shell_print_mbuf, mb};
 	int err;
 
 	if (!mb)

@@ -52,6 +52,13 @@ uint64_t shell_now(void)
 }
 
 
+/** re_printf into an mbuf (arg): what the shell's answers are built in */
+int shell_print_mbuf(const char *p, size_t size, void *arg)
+{
+	return mbuf_write_mem(arg, (const uint8_t *)p, size);
+}
+
+
 struct list *shell_lines(void)
 {
 	return &lines;

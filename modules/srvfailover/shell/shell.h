@@ -3,6 +3,7 @@
  */
 
 struct list *shell_lines(void);
+int  shell_print_mbuf(const char *p, size_t size, void *arg);
 struct sfo_server *shell_server_of_ua(const struct ua *ua);
 void shell_current_working(const struct sfo_line *line);
 struct sfo_line *shell_current_line(void);
