@@ -8,14 +8,17 @@
 CC       ?= cc
 PKG      ?= pkg-config
 
-# Which baresip: Debian pairs each baresip with its own libre.
-# bookworm: libre 1.1.x + baresip 1.0.0; trixie: libre 2.0.x + 1.1.0.
-# BARESIP_VERSION=1.0.0 or 1.1.0 on the command line chooses by hand.
+# Which baresip: Debian pairs each baresip with its own libre, and
+# upstream releases them together. bookworm: libre 1.1.x + baresip 1.0.0;
+# trixie: libre 2.0.x + 1.1.0; upstream: re 4.10.x + baresip 4.10.0 (a
+# prefix: PKG_CONFIG_PATH=PREFIX/lib/pkgconfig make).
+# BARESIP_VERSION=1.0.0, 1.1.0 or 4.10.0 on the command line chooses.
 LIBRE_VERSION   := $(shell $(PKG) --modversion libre 2>/dev/null)
 BARESIP_OF_LIBRE = $(if $(filter 1.1.%,$(LIBRE_VERSION)),1.0.0,$\
-	$(if $(filter 2.0.%,$(LIBRE_VERSION)),1.1.0))
+	$(if $(filter 2.0.%,$(LIBRE_VERSION)),1.1.0,$\
+	$(if $(filter 4.10.%,$(LIBRE_VERSION)),4.10.0)))
 BARESIP_VERSION ?= $(BARESIP_OF_LIBRE)
-BARESIP_VERSIONS := 1.0.0 1.1.0
+BARESIP_VERSIONS := 1.0.0 1.1.0 4.10.0
 
 MODULE   ?= srvfailover.so
 PREFIX   ?= /usr
@@ -25,6 +28,10 @@ BUILD    ?= build/baresip-$(BARESIP_VERSION)
 
 RE_CFLAGS := $(shell $(PKG) --cflags libre 2>/dev/null)
 RE_LIBS   := $(shell $(PKG) --libs libre 2>/dev/null || echo -lre)
+# the unit tests run with a libre in a prefix (upstream's) without help
+UNIT_RPATH := $(if $(filter 4.%,$(BARESIP_VERSION)),$\
+	-Wl$(comma)-rpath$(comma)$(shell $(PKG) --variable=libdir libre))
+comma := ,
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu99 -Wall -Wextra -Werror -fPIC
@@ -46,7 +53,9 @@ SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c file.c check.c \
 	hook.c dial.c message.c follow.c mwi.c presence.c mqtt.c trace.c \
 	keepalive.c probe.c resolve.c http.c webconn.c)
 # The seam: what differs between the baresip versions, one file each
-SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c
+# (and what the two Debian ones share)
+SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c $\
+	$(if $(filter 1.%,$(BARESIP_VERSION)),modules/srvfailover/seam/baresip-1x.c)
 SHELL_CFLAGS := -Iinclude/baresip-$(BARESIP_VERSION) \
 	-Imodules/srvfailover/shell -Imodules/srvfailover/seam
 HDRS := $(wildcard include/*.h include/*/*.h modules/srvfailover/*/*.h)
@@ -66,9 +75,10 @@ Q := $(if $(V),,@)
 
 VERSION_ERROR = srvfailover: no build for libre '$(LIBRE_VERSION)' $\
 	$(if $(BARESIP_VERSION),(BARESIP_VERSION=$(BARESIP_VERSION)) )$\
-	- supported: libre 1.1.x (baresip 1.0.0, Debian bookworm) and $\
-	libre 2.0.x (baresip 1.1.0, trixie); install libre-dev, or $\
-	choose with BARESIP_VERSION=1.0.0 or 1.1.0
+	- supported: libre 1.1.x (baresip 1.0.0, Debian bookworm), $\
+	libre 2.0.x (baresip 1.1.0, trixie) and re 4.10.x (baresip $\
+	4.10.0); install libre-dev, or choose with BARESIP_VERSION=1.0.0, $\
+	1.1.0 or 4.10.0
 
 version-check:
 	@case " $(BARESIP_VERSIONS) " in *" $(BARESIP_VERSION) "*) ;; \
@@ -93,7 +103,7 @@ $(BUILD)/unit/%: test/unit/%.c test/unit/harness.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -Itest/unit -o $@ $< $(CORE_OBJS) \
-		$(RE_LIBS) -lcmocka
+		$(RE_LIBS) $(UNIT_RPATH) -lcmocka
 
 deps:
 	@contrib/install-deps.sh

@@ -3,9 +3,11 @@
  *
  * Debian ships no baresip.h. These declarations are ours, kept minimal,
  * and test/check_symbols.sh checks every function below against the
- * symbols /usr/bin/baresip exports. What is here is the same in baresip
- * 1.0.0 (bookworm) and 1.1.0 (trixie); what differs is in
- * include/baresip-VERSION/sfo_baresip_ver.h, picked by the Makefile.
+ * symbols /usr/bin/baresip exports (4.x: libbaresip.so). What is here is
+ * the same in baresip 1.0.0 (bookworm), 1.1.0 (trixie) and 4.10.0
+ * (upstream); what differs is in include/baresip-VERSION/sfo_baresip_ver.h,
+ * picked by the Makefile (what only the two Debian ones have:
+ * sfo_baresip_1x.h).
  * Only the shell and the seam (modules/srvfailover/shell, seam) include
  * this file.
  */
@@ -39,8 +41,6 @@ enum vidmode {
 	VIDMODE_ON = 1,
 };
 
-typedef void (ua_event_h)(struct ua *ua, enum ua_event ev,
-			  struct call *call, const char *prm, void *arg);
 typedef void (options_resp_h)(int err, const struct sip_msg *msg,
 			      void *arg);
 
@@ -59,9 +59,6 @@ const char *account_aor(const struct account *acc);
 struct list *ua_calls(const struct ua *ua);
 int  ua_options_send(struct ua *ua, const char *uri,
 		     options_resp_h *resph, void *arg);
-int  uag_event_register(ua_event_h *eh, void *arg);
-void uag_event_unregister(ua_event_h *eh);
-const char *uag_event_str(enum ua_event ev);
 struct list *uag_list(void);
 int  account_set_regint(struct account *acc, uint32_t regint);
 struct sip *uag_sip(void);
@@ -74,8 +71,6 @@ const char *ua_outbound(const struct ua *ua);
 struct sipevent_sock *uag_sipevent_sock(void);
 int  account_auth(const struct account *acc, char **username,
 		  char **password, const char *realm);
-void ua_event(struct ua *ua, enum ua_event ev, struct call *call,
-	      const char *fmt, ...);
 
 /* contact.so's current contact, and a MESSAGE (shell/message.c) */
 struct contact;
@@ -156,5 +151,3 @@ void ui_output(struct ui_sub *uis, const char *fmt, ...);
 struct ui_sub *baresip_uis(void);
 int  conf_path_get(char *path, size_t sz);
 struct conf *conf_cur(void);
-void info(const char *fmt, ...);
-void warning(const char *fmt, ...);

@@ -8,6 +8,11 @@
  * never reads a clock and never calls baresip.
  */
 
+/* re 3.9 renamed it (re 4.x has only the new name) */
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE RE_ARRAY_SIZE
+#endif
+
 enum sfo_mode {
 	SFO_PARALLEL = 0,
 	SFO_CISCO,

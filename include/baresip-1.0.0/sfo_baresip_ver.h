@@ -31,3 +31,5 @@ struct ua;
 /* menu's dial and hangup act on the current user agent */
 __attribute__((weak)) void uag_current_set(struct ua *ua);
 __attribute__((weak)) struct ua *uag_current(void);
+
+#include "sfo_baresip_1x.h"

@@ -42,3 +42,5 @@ __attribute__((weak)) void module_event(const char *module,
 __attribute__((weak)) int account_uri_complete(const struct account *acc,
 					       struct mbuf *buf,
 					       const char *uri);
+
+#include "sfo_baresip_1x.h"

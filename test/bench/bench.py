@@ -1173,6 +1173,316 @@ def child_fleet(args):
     return 0
 
 
+# --------------------------------------------------------------------------
+# child: a phone's cost of MQTT (issue 17)
+
+
+def fleet_sfo(user, mode=None):
+    """1 line of the 3 lab A servers, the README's defaults (parallel
+    mode, sfo_probe_interval 30; mode: else), regint=600."""
+    return "".join("<sip:%d@%s;transport=udp>;regint=600%s\n" % (
+        user, ip, ";sfo_mode=" + mode if mode and i == 0 else "")
+        for i, ip in enumerate(SA))
+
+
+def child_mqtt(args):
+    """Two idle phones, the same but one with srvfailover_mqtt_broker:
+    VmRSS (median of the window's samples) and CPU time (utime+stime, and
+    schedstat) over the window, as per idle hour, and the MQTT messages
+    the phone sent while idle; then server 1 killed: the messages on the
+    broker for that one switch."""
+    signal.signal(signal.SIGTERM, on_sigterm)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
+                   timeout=10)
+    log = make_log(args.dir)
+    lab = B.BenchLab(args.dir, args.module)
+    result = {"ok": False}
+    col = None
+    try:
+        lab.mosquitto()
+        kams = {ip: lab.kamailio(ip) for ip in SA}
+        msgs, lock = [], threading.Lock()
+        col = L.mqtt_client()
+
+        def got(c, u, m):
+            with lock:
+                msgs.append((time.time(), m.topic, m.payload.decode()))
+        col.on_message = got
+        col.on_connect = lambda c, u, f, rc: c.subscribe("srvfailover/#",
+                                                         qos=1)
+        col.connect(L.BROKER, 1883, 30)
+        col.loop_start()
+        off = ["srvfailover_http_listen off"]
+        phones = {
+            "mqtt": lab.phone("mqtt", "127.0.0.30", 4470, 300,
+                              module=lab.module, srvfailover=fleet_sfo(300),
+                              extra=off + [
+                                  "srvfailover_mqtt_broker " + L.BROKER,
+                                  "srvfailover_mqtt_id bench-1"]),
+            "plain": lab.phone("plain", "127.0.0.31", 4471, 301,
+                               module=lab.module,
+                               srvfailover=fleet_sfo(301), extra=off)}
+        for p in phones.values():
+            p.start()
+        every = lambda line: line.get("working") == 1 and all(  # noqa
+            s["state"].startswith("Registered") for s in line["servers"])
+        L.wait_for(lambda: all(
+            every(p.status()["lines"][0]) for p in phones.values()), 30,
+            "both phones registered at the 3 servers", interval=0.5)
+        L.wait_for(lambda: msgs, 10, "the phone's state on the broker")
+        time.sleep(5)
+        log("mqtt: idle window %ds" % args.window)
+        t0 = time.time()
+        cpu0 = {k: p.cpu_ticks() for k, p in phones.items()}
+        ns0 = {k: p.cpu_ns() for k, p in phones.items()}
+        rss = {k: [] for k in phones}
+        while time.time() < t0 + args.window:
+            for k, p in phones.items():
+                rss[k].append(p.vmrss_kib())
+            time.sleep(2)
+        t1 = time.time()
+        hour = 3600.0 / (t1 - t0)
+        res = {}
+        for k, p in phones.items():
+            res[k] = {"rss_kib": B.median(rss[k]),
+                      "cpu_s_per_hour": (p.cpu_ticks() - cpu0[k]) /
+                      B.CLK_TCK * hour,
+                      "cpu_precise_s_per_hour": (p.cpu_ns() - ns0[k]) /
+                      1e9 * hour}
+        with lock:
+            res["idle_msgs_per_hour"] = len(
+                [m for m in msgs if t0 <= m[0] < t1]) * hour
+        # one switch: server 1 killed (parallel mode: found at the next
+        # keep-alive, up to 30 s); every message from then until 5 s
+        # after the phone is on server 2 with nothing more coming
+        t = time.time()
+        kams[SA[0]].kill()
+        mq = phones["mqtt"]
+        L.wait_for(lambda: mq.status()["lines"][0].get("working") == 2,
+                   70, "the MQTT phone on server 2", interval=0.5)
+        n = -1
+        while True:   # until 5 s without a message
+            time.sleep(5)
+            with lock:
+                now = [m for m in msgs if m[0] >= t]
+            if len(now) == n:
+                break
+            n = len(now)
+        res["switch_msgs"] = len(now)
+        res["switch_events"] = len([m for m in now if
+                                    m[1].endswith("/event")])
+        res["switch_states"] = len([m for m in now if
+                                    m[1].endswith("/state")])
+        res["switch_after"] = min(m[0] for m in now) - t if now else None
+        res["window"] = t1 - t0
+        res["ok"] = True
+        result = res
+    except Exception as e:
+        result = {"ok": False, "reason": "%s: %s\n%s" % (
+            type(e).__name__, e, traceback.format_exc())}
+    finally:
+        if col:
+            col.loop_stop()
+        lab.close()
+        with open(os.path.join(args.dir, "result.json"), "w") as f:
+            json.dump(result, f)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# child: the REGISTER surge a PBX sees when N phones start together
+
+
+def peak_per_second(times):
+    """The most of times in any 1 s window."""
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - 1.0:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def child_surge(args):
+    """args.phones phones (srvfailover_start_delay args.delay, cisco
+    mode: one REGISTER each to server 1; or --stock: stock baresips with
+    the same 3 servers as accounts) started at once, as after a power
+    cut. From the capture: the REGISTERs server 1 (the PBX) gets, peak
+    per 1 s, and the spread of the phones' first REGISTERs."""
+    signal.signal(signal.SIGTERM, on_sigterm)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
+                   timeout=10)
+    lab = B.BenchLab(args.dir, args.module)
+    result = {"ok": False}
+    try:
+        lab.capture()
+        kams = {ip: lab.kamailio(ip) for ip in SA}
+        phones = []
+        for i in range(args.phones):
+            user = 400 + i
+            ip, ctrl = "127.0.0.%d" % (100 + i), 4500 + i
+            if args.stock:
+                phones.append(lab.phone(
+                    "s%d" % i, ip, ctrl, user,
+                    accounts="".join("<sip:%d@%s;transport=udp>;regint=600"
+                                     "\n" % (user, x) for x in SA)))
+            else:
+                phones.append(lab.phone(
+                    "m%d" % i, ip, ctrl, user, module=lab.module,
+                    srvfailover=fleet_sfo(user, "cisco"),
+                    extra=["srvfailover_http_listen off",
+                           "srvfailover_start_delay %d" % args.delay]))
+        t0 = time.time()
+        for p in phones:   # all at once: ctrl_tcp waited for afterwards
+            L.Proc.start(p)
+        started = time.time() - t0
+        for p in phones:
+            host, port = p.ctrl_addr.rsplit(":", 1)
+            L.wait_for(lambda: (not p.running()) or L.bound(
+                host, int(port), "tcp"), 20, "%s's ctrl_tcp" % p.name,
+                interval=0.05)
+            if not p.running():
+                raise L.LabError("%s exited at start" % p.name)
+        want = {str(400 + i) for i in range(args.phones)}
+        L.wait_for(lambda: want <= {c["aor"].split("@")[0].replace(
+            "sip:", "") for c in kams[SA[0]].contacts()},
+            args.delay + 40, "every phone registered at server 1",
+            interval=0.5)
+        time.sleep(1)
+        lab.capture_proc.terminate()
+        regs = [m for m in L.requests(lab.capture_proc.messages(),
+                                      "REGISTER", dst=SA[0])
+                if not m.is_unregister]
+        firsts = {}
+        for m in regs:
+            firsts.setdefault(m.src, m.t)
+        if len(firsts) != args.phones:
+            raise L.LabError("first REGISTERs of %d phones, not %d" % (
+                len(firsts), args.phones))
+        ft = sorted(firsts.values())
+        result = {"ok": True, "phones": args.phones, "delay": args.delay,
+                  "stock": args.stock, "started_in": started,
+                  "registers": len(regs), "peak": peak_per_second(
+                      [m.t for m in regs]),
+                  "first_peak": peak_per_second(ft),
+                  "spread": ft[-1] - ft[0], "last": ft[-1] - t0,
+                  "dropped": lab.dropped()}
+    except Exception as e:
+        result = {"ok": False, "reason": "%s: %s\n%s" % (
+            type(e).__name__, e, traceback.format_exc())}
+    finally:
+        lab.close()
+        with open(os.path.join(args.dir, "result.json"), "w") as f:
+            json.dump(result, f)
+    return 0
+
+
+def fleet_figures(args, module):
+    """Issue 17's figures: a phone's cost of MQTT, the REGISTER surge
+    with and without srvfailover_start_delay (stock: no delay, the 0
+    row). Printed with ok/MISS; returns them (runs.json)."""
+    out = {"mqtt": [], "surge": {}}
+    for i in range(args.runs):
+        r = spawn(["--child", "mqtt", "--window", str(args.fleet_window),
+                   "--module", module], args.fleet_window + 180,
+                  args.keep)
+        out["mqtt"].append(r)
+        print("bench: MQTT cost run %d/%d %.0fs%s" % (
+            i + 1, args.runs, r["took"], "" if r.get("ok") else
+            "  FAILED: %s (lab kept in %s)" % (
+                r.get("reason", "?").strip().splitlines()[0],
+                r.get("dir"))), flush=True)
+    delays = [("stock", 0)] + [("module", d) for d in args.surge_delays]
+    for i in range(args.runs):
+        for what, d in delays:
+            r = spawn(["--child", "surge", "--phones",
+                       str(args.surge_phones), "--delay", str(d),
+                       "--module", module] +
+                      (["--stock"] if what == "stock" else []),
+                      d + 150, args.keep)
+            out["surge"].setdefault("%s %d" % (what, d), []).append(r)
+            print("bench: surge run %d/%d %s delay %d: %.0fs%s" % (
+                i + 1, args.runs, what, d, r["took"],
+                "  peak %d/s, spread %.2f s" % (r["peak"], r["spread"])
+                if r.get("ok") else "  FAILED: %s (lab kept in %s)" % (
+                    r.get("reason", "?").strip().splitlines()[0],
+                    r.get("dir"))), flush=True)
+
+    def med(rs, key):
+        v = [r[key] for r in rs if r.get("ok") and r.get(key) is not None]
+        return statistics.median(v) if v else None
+
+    def verdict(ok):
+        return "ok" if ok else "MISS"
+    w = sys.stdout.write
+    ms = [r for r in out["mqtt"] if r.get("ok")]
+    w("\n== fleets (issue 17): a phone's cost of MQTT; idle phone, 1 line "
+      "x 3 servers, README defaults (parallel, sfo_probe_interval 30), "
+      "regint 600; %d run(s) of a %d s window, per idle hour ==\n" % (
+          len(ms), args.fleet_window))
+    if ms:
+        def both(key):
+            return [med([r[k] for r in ms], key) for k in ("mqtt", "plain")]
+        rw, rp = both("rss_kib")
+        cw, cp = both("cpu_s_per_hour")
+        pw, pp = both("cpu_precise_s_per_hour")
+        w("%-44s %12s %12s %12s\n" % ("figure", "with MQTT", "without",
+                                       "extra"))
+        w("%-44s %12.0f %12.0f %+12.0f  %s (target <= 1024)\n" % (
+            "VmRSS (KiB)", rw, rp, rw - rp, verdict(rw - rp <= 1024)))
+        w("%-44s %12.2f %12.2f %+12.2f\n" % (
+            "CPU per idle hour, utime+stime (s)", cw, cp, cw - cp))
+        w("%-44s %12.2f %12.2f %+12.2f\n" % (
+            "CPU per idle hour, schedstat (s)", pw, pp, pw - pp))
+        w("%-44s %12.0f\n" % ("MQTT messages per idle hour",
+                               med(ms, "idle_msgs_per_hour")))
+        sw = med(ms, "switch_msgs")
+        w("%-44s %12s  (%s event(s), %s state(s))  %s (target <= 3)\n" % (
+            "messages on the broker per switch", "%g" % sw,
+            "%g" % med(ms, "switch_events"), "%g" % med(ms,
+                                                         "switch_states"),
+            verdict(sw <= 3)))
+    w("\n== fleets (issue 17): %d phones started together, REGISTERs at "
+      "server 1 (the PBX; capture); module: cisco mode, one REGISTER "
+      "each; stock: the 3 servers as accounts (no start delay) ==\n"
+      % args.surge_phones)
+    w("%-26s %14s %18s %22s %14s\n" % (
+        "srvfailover_start_delay", "peak REG/s", "peak first REG/s",
+        "first REGISTERs spread", "last after start"))
+    zero = med(out["surge"].get("module 0", []), "peak")
+    for what, d in delays:
+        rs = out["surge"]["%s %d" % (what, d)]
+        if not [r for r in rs if r.get("ok")]:
+            w("%-26s FAILED\n" % ("%d%s" % (d, " (stock)" if what ==
+                                           "stock" else "")))
+            continue
+        peak, spread = med(rs, "peak"), med(rs, "spread")
+        check = ""
+        if what == "module" and d and zero:
+            check = "%s (target: peak <= half of 0's, spread >= %.0f s)" % (
+                verdict(peak <= zero / 2.0 and spread >= 0.5 * d), 0.5 * d)
+        w("%-26s %14g %18g %20.2f s %12.2f s  %s\n" % (
+            "%d%s" % (d, " (stock baresip)" if what == "stock" else ""),
+            peak, med(rs, "first_peak"), spread, med(rs, "last"), check))
+    sys.stdout.flush()
+    return out
+
+
+def fleet_view(module, keep):
+    """The fleet view of a large site: its child, its line."""
+    fl = spawn(["--child", "fleet", "--module", module], 300, keep)
+    if fl.get("ok"):
+        print("\nfleet view: %d phones' retained states read by "
+              "srvfailover-ctl fleet: --json %.2f s, table %.2f s (median "
+              "of 3)  %s <= 2 s" % (fl["phones"], fl["json"], fl["table"],
+                                   "ok" if max(fl["json"], fl["table"]) <= 2
+                                   else "MISS"), flush=True)
+    else:
+        print("bench: fleet run FAILED: %s" % fl.get("reason", "?"),
+              flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(prog="test/bench/bench.py",
                                  description=__doc__.split("\n\n")[0])
@@ -1196,9 +1506,22 @@ def main():
     ap.add_argument("--out", default=os.path.join(B.TOP, "build", "bench"))
     ap.add_argument("--keep", action="store_true",
                     help="keep every run's lab dir (pcap, logs)")
+    ap.add_argument("--fleet", action="store_true",
+                    help="issue 17's figures only: a phone's cost of MQTT,"
+                    " the REGISTER surge, the fleet view")
+    ap.add_argument("--fleet-window", type=int, default=60,
+                    help="idle window of the MQTT cost run (s, default 60)")
+    ap.add_argument("--surge-phones", type=int, default=20,
+                    help="phones started together (default 20)")
+    ap.add_argument("--surge-delays", default="0,10",
+                    help="srvfailover_start_delay values (default 0,10)")
     # child
-    ap.add_argument("--child", choices=["run", "cost", "timeline", "fleet"],
+    ap.add_argument("--child", choices=["run", "cost", "timeline", "fleet",
+                                        "mqtt", "surge"],
                     help=argparse.SUPPRESS)
+    ap.add_argument("--phones", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--delay", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--window", type=int, help=argparse.SUPPRESS)
@@ -1215,6 +1538,10 @@ def main():
         return child_timeline(args)
     if args.child == "fleet":
         return child_fleet(args)
+    if args.child == "mqtt":
+        return child_mqtt(args)
+    if args.child == "surge":
+        return child_surge(args)
 
     if os.geteuid() != 0:
         print("bench: needs root (unshare -n)", file=sys.stderr)
@@ -1229,6 +1556,8 @@ def main():
     runs, window = args.runs, args.cost_window
     if args.quick:
         modes, runs, window = ["cisco"], 1, min(window, 20)
+    args.runs = runs
+    args.surge_delays = [int(d) for d in args.surge_delays.split(",") if d]
     for k in kinds:
         if k not in B.KINDS:
             print("bench: unknown kind %s (%s)" % (k, ",".join(B.KINDS)),
@@ -1247,6 +1576,17 @@ def main():
           "load: %s" % (runs, len(kinds), ",".join(modes),
                         os.getloadavg()[0]), flush=True)
     print("bench: module %s (sha256 %s...)" % (module, build), flush=True)
+    if args.fleet:   # issue 17's figures only
+        started = time.monotonic()
+        fleet = fleet_figures(args, module)
+        fleet_view(module, args.keep)
+        with open(os.path.join(args.out, "fleet.json"), "w") as f:
+            json.dump(fleet, f)
+        print("\nbench: %s; %.1f min; load now %.2f" % (
+            os.path.join(args.out, "fleet.json"),
+            (time.monotonic() - started) / 60, os.getloadavg()[0]),
+            flush=True)
+        return 0
     if args.mwi:
         print("bench: voicemail and presence on: mwi.so, presence.so, a"
               " p2p contact and pubint=%d in every phone, presence modules"
@@ -1304,17 +1644,11 @@ def main():
     with open(os.path.join(args.out, "runs.json"), "w") as f:
         json.dump({"module_sha256": build, "results": results,
                    "cost": costs}, f)
-    # the fleet view of a large site
-    fl = spawn(["--child", "fleet", "--module", module], 300, args.keep)
-    if fl.get("ok"):
-        print("\nfleet view: %d phones' retained states read by "
-              "srvfailover-ctl fleet: --json %.2f s, table %.2f s (median "
-              "of 3)  %s <= 2 s" % (fl["phones"], fl["json"], fl["table"],
-                                   "ok" if max(fl["json"], fl["table"]) <= 2
-                                   else "MISS"), flush=True)
-    else:
-        print("bench: fleet run FAILED: %s" % fl.get("reason", "?"),
-              flush=True)
+    # fleets: a phone's cost of MQTT, the REGISTER surge, the fleet view
+    fleet = fleet_figures(args, module)
+    with open(os.path.join(args.out, "fleet.json"), "w") as f:
+        json.dump(fleet, f)
+    fleet_view(module, args.keep)
     # the picture: one failover and fail-back of one phone
     tk, _, tm = args.timeline.partition(".")
     png = None

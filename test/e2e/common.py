@@ -72,6 +72,14 @@ def need_module(lab):
         raise L.LabError("no --module given")
 
 
+def other_module(version):
+    """The module built for baresip `version`, the other one than this
+    target's (a fleet of both baresips, test_fleet): SFO_OTHER_MODULE,
+    which test/run-all.sh sets to the other target's build ("" when
+    absent). The one place that says where it comes from."""
+    return os.environ.get("SFO_OTHER_MODULE", "")
+
+
 TWINKLE_PORT = 5070  # start(uas="twinkle"): twinkle on *:5070 as callee
 
 

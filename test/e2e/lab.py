@@ -1008,10 +1008,11 @@ def baresip_version(root=BARESIP_ROOT):
     return re.sub(r"[-+~].*", "", out.strip())
 
 
-def link_stock_modules(moddir):
+def link_stock_modules(moddir, root=None):
     """Links in moddir to every module of the system's baresip (module
-    names are relative to module_path)."""
-    for name in sorted(os.listdir(BARESIP_ROOT + BARESIP_MODULES)):
+    names are relative to module_path); root: as in baresip_argv."""
+    root = BARESIP_ROOT if root is None else root
+    for name in sorted(os.listdir(root + BARESIP_MODULES)):
         # (a baresip started again in the same lab finds them there)
         if name.endswith(".so") and \
                 not os.path.lexists(os.path.join(moddir, name)):
@@ -1019,9 +1020,12 @@ def link_stock_modules(moddir):
                        os.path.join(moddir, name))
 
 
-def baresip_argv(confdir, *args):
-    """The system's /usr/bin/baresip, stdout line-buffered."""
-    chroot = ["chroot", BARESIP_ROOT] if BARESIP_ROOT else []
+def baresip_argv(confdir, *args, root=None):
+    """The system's /usr/bin/baresip, stdout line-buffered. root: None,
+    the lab's system (BARESIP_ROOT); "": this machine's (bookworm's
+    baresip, reachable from a trixie test's mount namespace too)."""
+    root = BARESIP_ROOT if root is None else root
+    chroot = ["chroot", root] if root else []
     return chroot + ["stdbuf", "-oL", "-eL", "/usr/bin/baresip", "-f",
                      confdir] + list(args)
 
@@ -1034,15 +1038,17 @@ class Baresip(Proc):
     accounts: content of `accounts`; extra: more `config` lines;
     contacts: content of `contacts` (contact.so's; the first is current).
     stdout is line-buffered (stdbuf) so the log follows live.
+    name: its config dir and log (NAME, NAME.log in the lab dir), for
+    several baresips in one lab; root: whose baresip (baresip_argv).
     """
 
     def __init__(self, lab, module=None, srvfailover="", accounts="",
                  extra=(), listen=PHONE + ":5060", ctrl="127.0.0.1:4444",
-                 contacts=""):
-        self.confdir = lab.path("baresip")
+                 contacts="", name="baresip", root=None):
+        self.confdir = lab.path(name)
         self.moddir = os.path.join(self.confdir, "modules")
         os.makedirs(self.moddir, exist_ok=True)
-        link_stock_modules(self.moddir)
+        link_stock_modules(self.moddir, root)
         if module:
             # a copy: the module may be rebuilt (replaced) while we run
             try:
@@ -1068,8 +1074,8 @@ class Baresip(Proc):
         self.ctrl = None
         self.died = None     # why it ended, when not by our SIGTERM
         self.stopped = False
-        super().__init__(lab, "baresip", baresip_argv(self.confdir),
-                         lab.path("baresip.log"))
+        super().__init__(lab, name, baresip_argv(self.confdir, root=root),
+                         lab.path(name + ".log"))
 
     def write(self, name, text):
         """text, with a final newline; bytes are written as they are."""

@@ -15,8 +15,8 @@ import threading
 import time
 
 import lab as L
-from common import (PW, SERVERS, config, registered_on, start,
-                    wait_steady)
+from common import (AUTH_DEFAULT, PW, SERVERS, config, other_module,
+                    registered_on, start, wait_steady)
 
 PHONE_ID = "pi-desk-1"
 MQTT = ["srvfailover_mqtt_broker %s" % L.BROKER,
@@ -29,12 +29,16 @@ class Collector:
 
     def __init__(self, ip=L.BROKER):
         self.msgs, self.lock = [], threading.Lock()
+        self.subscribed = threading.Event()
         self.c = L.mqtt_client()
         self.c.on_message = self._message
         self.c.on_connect = lambda c, u, f, rc: c.subscribe(
             "srvfailover/#", qos=1)
+        self.c.on_subscribe = lambda *a: self.subscribed.set()
         self.c.connect(ip, 1883, 30)
         self.c.loop_start()
+        # (what is published from now on comes live, with its time)
+        L.wait_for(self.subscribed.is_set, 10, "the collector subscribed")
 
     def _message(self, c, u, m):
         with self.lock:
@@ -335,3 +339,194 @@ def test_fleet_hostile_broker_input_changes_nothing(lab):
     b.command("srvfailover disable 100 3")   # a change
     L.wait_for(lambda: retained().get("online") is True, 5,
                "the phone's own state back")
+
+
+# --------------------------------------------------------------------------
+# a fleet: both Debian baresips, one broker, three servers
+
+FLEET = 22          # phones: half trixie's baresip 1.1.0, half bookworm's
+FLEET_SIP = 5100    # phone i: SIP on PHONE:FLEET_SIP+10*i (TLS the next
+FLEET_CTRL = 4500   # port), ctrl_tcp on 127.0.0.1:FLEET_CTRL+i, no web page
+
+
+def fleet_phones(lab):
+    """FLEET phones with the module, each its own config dir, SIP port,
+    ctrl_tcp port, line (user 200+i on the 3 servers, cisco mode) and
+    MQTT id: the even ones the lab's baresip (trixie's 1.1.0, chrooted),
+    the odd ones this machine's (bookworm's 1.0.0) with the other build.
+    Returns {id: (baresip, time before its start)}."""
+    phones = {}
+    for i in range(FLEET):
+        host = i % 2 == 1
+        pid = "%s-%02d" % ("bookworm" if host else "trixie", i)
+        t = time.time()
+        b = lab.baresip(
+            other_module("1.0.0") if host else lab.module,
+            name="phone-" + pid, root="" if host else None,
+            srvfailover=config("cisco", user=str(200 + i)),
+            listen="%s:%d" % (L.PHONE, FLEET_SIP + 10 * i),
+            ctrl="127.0.0.1:%d" % (FLEET_CTRL + i),
+            extra=["srvfailover_mqtt_broker " + L.BROKER,
+                   "srvfailover_mqtt_id " + pid,
+                   "srvfailover_http_listen off"])
+        phones[pid] = (b, t)
+    return phones
+
+
+def states_since(col, since=0.0):
+    """{phone: [(arrival, state)]} of the state messages since then."""
+    out = {}
+    with col.lock:
+        msgs = list(col.msgs)
+    for t, topic, payload, _ in msgs:
+        parts = topic.split("/")
+        if t >= since and len(parts) == 3 and parts[2] == "state":
+            try:
+                out.setdefault(parts[1], []).append((t, json.loads(
+                    payload)))
+            except ValueError:
+                out.setdefault(parts[1], []).append((t, {}))
+    return out
+
+
+def wait_all(col, ids, check, timeout, since, what):
+    """Until every phone's latest state (since then) passes check."""
+    left = set(ids)
+
+    def done():
+        st = states_since(col, since)
+        left.clear()
+        left.update(p for p in ids if not (st.get(p) and check(
+            st[p][-1][1])))
+        return not left
+    try:
+        L.wait_for(done, timeout, what, interval=0.2)
+    except L.LabError as e:
+        last = states_since(col)
+        raise L.LabError("%s; not yet: %s" % (e, "; ".join(
+            "%s %s" % (p, last[p][-1][1].get("lines") if last.get(p)
+                       else "no state") for p in sorted(left)[:4])))
+
+
+def retained_states(n, timeout=5):
+    """The retained states a new collector gets at once: {phone: state}
+    (waits until n came, or timeout)."""
+    got = {}
+    c = L.mqtt_client()
+    c.on_message = lambda cl, u, m: m.retain and got.setdefault(
+        m.topic.split("/")[1], json.loads(m.payload.decode()))
+    c.on_connect = lambda cl, u, f, rc: cl.subscribe(
+        "srvfailover/+/state", qos=1)
+    c.connect(L.BROKER, 1883, 30)
+    c.loop_start()
+    try:
+        L.wait_for(lambda: len(got) >= n, timeout,
+                   "%d retained states" % n, interval=0.05)
+    except L.LabError:
+        pass
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    return dict(got)
+
+
+def check_switches(col, ids, since, frm, to, key):
+    """Every phone: one event of its switch frm -> to since then (a
+    moment without a working server before it is one event from frm
+    too, to null); its state with `to` within 2 s of that event (the
+    module publishes the event at the moment of the switch); the switch
+    counted in both. Returns the slowest event-to-state delay."""
+    worst = 0.0
+    states = states_since(col, since)
+    for p in ids:
+        evs = col.of("srvfailover/%s/event" % p, since)
+        assert evs and all(e["phone"] == p and e["from"] == frm and
+                           e["to"] in (to, None) for _, e in evs) and \
+            [e["to"] for _, e in evs].count(to) == 1 and \
+            len(evs) <= 2, "%s: events %s" % (p, [e for _, e in evs])
+        te, ev = next((t, e) for t, e in evs if e["to"] == to)
+        ts, st = next((t, s) for t, s in states[p] if working(to)(s))
+        worst = max(worst, ts - te)
+        assert ts - te <= 2.0, "%s: the state shows server %d %.2f s " \
+            "after the switch event" % (p, to, ts - te)
+        assert st["lines"][0][key] == ev[key] >= 1, (p, ev, st)
+    return worst
+
+
+def test_fleet_of_22_phones_on_both_baresips(lab):
+    """One broker, three servers, 22 phones: 11 trixie baresips 1.1.0
+    and 11 bookworm baresips 1.0.0 with their builds. Every phone's
+    retained state is on the broker within 10 s of its start; server 1
+    fails: every phone's state shows server 2 within 2 s of its switch
+    event (one per switch); the fleet view lists every phone and exits
+    1; server 1 back: every phone back on it, an event each, exit 0."""
+    lab.mosquitto()
+    col = Collector()
+    kams = {ip: lab.kamailio(ip, auth_pw=PW if AUTH_DEFAULT else None)
+            for ip in SERVERS}
+    phones = fleet_phones(lab)
+    ids = sorted(phones)
+    try:
+        for pid, (b, _) in phones.items():
+            want = "v1.0.0" if pid.startswith("bookworm") else "v1.1.0"
+            L.wait_for(lambda: b.lines("baresip " + want), 10,
+                       "%s: baresip %s" % (pid, want))
+
+        # every phone's state on the broker within 10 s of its start
+        last = max(t for _, t in phones.values())
+        L.wait_for(lambda: len(states_since(col)) >= FLEET or
+                   time.time() > last + 10, 11, interval=0.2)
+        first = states_since(col)
+        late = {p: "%.1f s" % (first[p][0][0] - phones[p][1])
+                if p in first else "none" for p in ids
+                if p not in first or first[p][0][0] - phones[p][1] > 10}
+        assert not late, "states not within 10 s of start: %s" % late
+        print("states on the broker %.1f s after start at most" % max(
+            first[p][0][0] - phones[p][1] for p in ids))
+
+        wait_all(col, ids, lambda s: working(1)(s) and [
+            x["state"] for x in s["lines"][0]["servers"]] == [
+            "Registered", "Reachable", "Reachable"], 30, 0,
+            "every phone registered on server 1, 2 and 3 reachable")
+        kept = retained_states(FLEET)
+        assert sorted(kept) == ids and all(
+            working(1)(s) for s in kept.values()), kept
+        rc, out = fleet("--json")
+        assert rc == 0, out
+
+        # server 1 fails
+        t = time.time()
+        kams[SERVERS[0]].kill()
+        wait_all(col, ids, working(2), 40, t, "every phone on server 2")
+        worst = check_switches(col, ids, t, 1, 2, "failovers")
+        print("failover: state %.2f s after the switch event at most"
+              % worst)
+        rc, out = fleet("--json")
+        assert rc == 1, out
+        listed = {p["phone"]: p for p in json.loads(out)["phones"]}
+        assert sorted(listed) == ids, sorted(listed)
+        assert all(p["online"] and p["lines"][0]["working"] == 2
+                   for p in listed.values()), out
+
+        # fail-back: server 1 restarted
+        t = time.time()
+        kams[SERVERS[0]].restart()
+        wait_all(col, ids, working(1), 40, t, "every phone back on 1")
+        worst = check_switches(col, ids, t, 2, 1, "failbacks")
+        print("fail-back: state %.2f s after the switch event at most"
+              % worst)
+        rc, out = fleet("--json")
+        assert rc == 0, out
+        assert sorted(p["phone"] for p in json.loads(out)["phones"]) == ids
+
+        assert PW not in col.raw(), "a password on the broker"
+        dead = [p for p, (b, _) in phones.items() if not b.running()]
+        assert not dead, "phones ended: %s" % dead
+    finally:
+        col.close()
+
+
+test_fleet_of_22_phones_on_both_baresips.baresip = "1.1.0"
+test_fleet_of_22_phones_on_both_baresips.needs = \
+    ("SFO_OTHER_MODULE", "the build for bookworm's baresip (run-all.sh)")
+test_fleet_of_22_phones_on_both_baresips.timeout = 240

@@ -1,11 +1,12 @@
 /**
- * @file seam.h  What differs between baresip 1.0.0 and 1.1.0, behind one
- *               interface
+ * @file seam.h  What differs between baresip 1.0.0, 1.1.0 and 4.x,
+ *               behind one interface
  *
- * baresip-1.0.0.c (Debian bookworm) and baresip-1.1.0.c (trixie) each
- * implement it; the Makefile compiles the one for the baresip it builds
- * for, with that version's include/baresip-VERSION/sfo_baresip_ver.h.
- * The rest of the shell does not know which one runs.
+ * baresip-1.0.0.c (Debian bookworm), baresip-1.1.0.c (trixie) and
+ * baresip-4.10.0.c (upstream) each implement it (the two Debian ones
+ * share baresip-1x.c); the Makefile compiles the one for the baresip it
+ * builds for, with that version's include/baresip-VERSION/
+ * sfo_baresip_ver.h. The rest of the shell does not know which one runs.
  */
 
 /** The baresip version this build is for, e.g. "1.0.0" */
@@ -13,6 +14,36 @@ extern const char seam_version[];
 
 /** True when the running baresip has this version's own functions */
 bool seam_symbols(void);
+
+/** The running baresip's version where it can say (4.x), else NULL */
+const char *seam_running_version(void);
+
+/** A user agent's event, as the shell reads it */
+typedef void (seam_event_h)(struct ua *ua, enum ua_event ev,
+			    struct call *call, const char *prm);
+
+/** Have h called for every user agent event (one handler at a time) */
+int  seam_event_register(seam_event_h *h);
+void seam_event_unregister(void);
+
+/** The name baresip gives an event number */
+const char *seam_event_str(enum ua_event ev);
+
+/** Raise MWI_NOTIFY on ua with a NOTIFY's body, as mwi.so would */
+void seam_mwi_notify(struct ua *ua, const uint8_t *body, size_t len);
+
+/** A descriptor libre watches (re 4.x keeps a handle for it) */
+struct seam_fd {
+	int fd;                 /* -1: none */
+	void *handle;
+};
+
+/** Watch fd for flags (a new fd ends the watch of the old one) */
+int  seam_fd_listen(struct seam_fd *w, int fd, int flags, fd_h *h,
+		    void *arg);
+
+/** End the watch, if any */
+void seam_fd_close(struct seam_fd *w);
 
 /** The line's working server changed (0: none), for baresip's own
  * event listeners where the version has module events */

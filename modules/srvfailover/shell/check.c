@@ -4,8 +4,9 @@
  *
  * A build for the other baresip would misread every event number (and
  * crash baresip at quit), so it must refuse to run, with one line that
- * says what to install. uag_event_str() exists in both versions and
- * names each number.
+ * says what to install. The event names tell the Debian baresips apart
+ * (seam_event_str() names each number); a 4.x build asks baresip its
+ * version (seam_symbols()).
  */
 #include <string.h>
 #include <re.h>
@@ -43,10 +44,14 @@ static const struct {
 
 static const char *running_baresip(void)
 {
+	const char *v = seam_running_version();
 	size_t i;
 
+	if (v)
+		return v;
+
 	for (i = 0; i < ARRAY_SIZE(knownv); i++) {
-		if (!str_cmp(uag_event_str(knownv[i].shutdown), "SHUTDOWN"))
+		if (!str_cmp(seam_event_str(knownv[i].shutdown), "SHUTDOWN"))
 			return knownv[i].name;
 	}
 
@@ -80,7 +85,7 @@ int check_baresip(void)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(eventv); i++) {
-		if (str_cmp(uag_event_str(eventv[i].ev), eventv[i].name))
+		if (str_cmp(seam_event_str(eventv[i].ev), eventv[i].name))
 			break;
 	}
 
@@ -90,7 +95,7 @@ int check_baresip(void)
 	warning("srvfailover: built for baresip %s, but this baresip is"
 		" %s: not loaded. Install the srvfailover build for this"
 		" baresip (bookworm: baresip 1.0.0, trixie: 1.1.0), or"
-		" rebuild it here with make\n", seam_version,
+		" rebuild it for this baresip with make\n", seam_version,
 		running_baresip());
 
 	return ENOTSUP;

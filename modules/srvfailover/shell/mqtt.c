@@ -23,6 +23,7 @@
 #include "sfo_baresip.h"
 #include "sfo_core.h"
 #include "shell.h"
+#include "seam.h"
 
 
 enum {
@@ -79,14 +80,14 @@ static struct {
 	char id[129];
 	char state_topic[300];
 	char event_topic[300];
-	int fd;                  /* watched by libre, -1: none           */
+	struct seam_fd watch;    /* the socket libre watches             */
 	bool connected;
 	uint64_t attempt_at;     /* the attempt under way began          */
 	bool down_said;          /* "not connected" logged this outage   */
 	unsigned fails;
 	struct tmr tick;         /* housekeeping, and the next attempt   */
 	struct tmr gather;
-} mq = {.fd = -1};
+} mq = {.watch = {.fd = -1}};
 
 
 static const char *key_broker = "srvfailover_mqtt_broker";
@@ -204,20 +205,14 @@ static void watch(void)
 	int flags = FD_READ;
 
 	if (fd < 0) {
-		if (mq.fd >= 0)
-			fd_close(mq.fd);
-		mq.fd = -1;
+		seam_fd_close(&mq.watch);
 		return;
 	}
 
 	if (mo.want_write(mq.m))
 		flags |= FD_WRITE;
 
-	if (mq.fd >= 0 && mq.fd != fd)
-		fd_close(mq.fd);
-
-	mq.fd = fd;
-	(void)fd_listen(fd, flags, io_handler, NULL);
+	(void)seam_fd_listen(&mq.watch, fd, flags, io_handler, NULL);
 }
 
 
@@ -243,9 +238,7 @@ static void retry_later(void)
 static void lost(const char *why)
 {
 	mq.connected = false;
-	if (mq.fd >= 0)
-		fd_close(mq.fd);
-	mq.fd = -1;
+	seam_fd_close(&mq.watch);
 
 	if (!mq.down_said)
 		warning("srvfailover: MQTT: %s:%u: %s; trying again\n",
@@ -426,7 +419,7 @@ int mqtt_init(void)
 
 	tmr_init(&mq.tick);
 	tmr_init(&mq.gather);
-	mq.fd = -1;
+	mq.watch.fd = -1;
 
 	if (!conf_cur() || conf_str(key_broker, prefix, sizeof(prefix)))
 		return 0;
@@ -528,9 +521,7 @@ void mqtt_close(void)
 {
 	tmr_cancel(&mq.tick);
 	tmr_cancel(&mq.gather);
-	if (mq.fd >= 0)
-		fd_close(mq.fd);
-	mq.fd = -1;
+	seam_fd_close(&mq.watch);
 	if (mq.m)
 		mo.destroy(mq.m);
 	mq.m = NULL;

@@ -18,6 +18,7 @@
 #include "sfo_baresip.h"
 #include "sfo_core.h"
 #include "shell.h"
+#include "seam.h"
 
 
 enum {
@@ -71,8 +72,8 @@ static bool notify_handler(struct follow *f, const struct sfo_server *srv,
 	/* as mwi.so raises it, once per change (a refresh's NOTIFY, or a
 	 * flood of them, says nothing new) */
 	if (changed)
-		ua_event(srv->ua, UA_EVENT_MWI_NOTIFY, NULL, "%b",
-			 mbuf_buf(msg->mb), mbuf_get_left(msg->mb));
+		seam_mwi_notify(srv->ua, mbuf_buf(msg->mb),
+				mbuf_get_left(msg->mb));
 
 	return true;
 }

@@ -394,10 +394,9 @@ static void quit_handler(void *arg)
 
 
 static void ua_event_handler(struct ua *ua, enum ua_event ev,
-			     struct call *call, const char *prm, void *arg)
+			     struct call *call, const char *prm)
 {
 	struct sfo_server *srv;
-	(void)arg;
 
 	/* baresip quits: calls close, user agents go; nothing more to do,
 	 * and no user agent or call of ours may be touched again. (One UA
@@ -667,7 +666,7 @@ static int module_init(void)
 	if (refused)
 		return ENOTSUP;
 
-	err  = uag_event_register(ua_event_handler, NULL);
+	err  = seam_event_register(ua_event_handler);
 	err |= cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
 	err |= dial_init();
 	err |= msg_init();
@@ -716,7 +715,7 @@ static int module_close(void)
 	probe_close();
 	http_close();
 	cmd_unregister(baresip_commands(), cmdv);
-	uag_event_unregister(ua_event_handler);
+	seam_event_unregister();
 	list_flush(&wakes);
 	list_flush(&parked);
 	list_flush(&lines);

@@ -1,0 +1,153 @@
+/**
+ * @file baresip-4.10.0.c  The seam for upstream baresip 4.x (4.10.0)
+ *
+ * Events are bevents, read through getters; libre (re 4.x) watches a
+ * descriptor through a handle. There is no current user
+ * agent; ua_connect() takes the URI as given. menu's dial and dialdir
+ * take their user agent from carg->data (the URI from carg->prm). A
+ * build refuses any other release than its own: the struct layouts and
+ * event numbers it was built with are not promised between releases.
+ */
+#include <string.h>
+#include <re.h>
+#include "sfo_baresip.h"
+#include "seam.h"
+
+
+const char seam_version[] = SFO_BARESIP_VERSION;
+
+static seam_event_h *event_h;
+
+
+bool seam_symbols(void)
+{
+	return !str_cmp(baresip_version(), SFO_BARESIP_VERSION);
+}
+
+
+const char *seam_running_version(void)
+{
+	return baresip_version();
+}
+
+
+static void event_handler(enum ua_event ev, struct bevent *event, void *arg)
+{
+	(void)arg;
+
+	event_h(bevent_get_ua(event), ev, bevent_get_call(event),
+		bevent_get_text(event));
+}
+
+
+int seam_event_register(seam_event_h *h)
+{
+	event_h = h;
+
+	return bevent_register(event_handler, NULL);
+}
+
+
+void seam_event_unregister(void)
+{
+	bevent_unregister(event_handler);
+}
+
+
+void seam_fd_close(struct seam_fd *w)
+{
+	w->handle = fd_close(w->handle);
+	w->fd = -1;
+}
+
+
+int seam_fd_listen(struct seam_fd *w, int fd, int flags, fd_h *h,
+		   void *arg)
+{
+	if (w->fd >= 0 && w->fd != fd)
+		seam_fd_close(w);
+
+	w->fd = fd;
+
+	return fd_listen((struct re_fhs **)&w->handle, fd, flags, h, arg);
+}
+
+
+const char *seam_event_str(enum ua_event ev)
+{
+	return bevent_str(ev);
+}
+
+
+void seam_mwi_notify(struct ua *ua, const uint8_t *body, size_t len)
+{
+	(void)bevent_ua_emit(UA_EVENT_MWI_NOTIFY, ua, "%b", body, len);
+}
+
+
+void seam_switch_event(struct ua *ua, const char *user, unsigned from,
+		       unsigned to, const char *reason)
+{
+	module_event("srvfailover", "switch", ua, NULL, "%s,%u,%u,%s", user,
+		     from, to, reason);
+}
+
+
+struct ua *seam_current(void)
+{
+	return NULL;
+}
+
+
+void seam_current_set(struct ua *ua)
+{
+	(void)ua;
+}
+
+
+int seam_connect(struct ua *ua, struct call **callp, const char *uri)
+{
+	struct pl pl;
+	char *full = NULL;
+	int err;
+
+	pl_set_str(&pl, uri);
+	err = account_uri_complete_strdup(ua_account(ua), &full, &pl);
+	if (!err)
+		err = ua_connect(ua, callp, NULL, full, VIDMODE_ON);
+
+	mem_deref(full);
+	return err;
+}
+
+
+/* menu takes the user agent from carg->data, the URI from carg->prm */
+static int dialdir_run(re_printf_h *h, struct re_printf *pf,
+		       const struct cmd_arg *carg, struct ua *ua)
+{
+	struct cmd_arg arg = *carg;
+
+	if (ua)
+		arg.data = ua;
+
+	return h(pf, &arg);
+}
+
+
+/* a dial that names its own user agent ("dial 200 1") stays as written */
+static int dial_run(re_printf_h *h, struct re_printf *pf,
+		    const struct cmd_arg *carg, struct ua *ua)
+{
+	if (strchr(str_isset(carg->prm) ? carg->prm : "", ' '))
+		return h(pf, (void *)carg);
+
+	return dialdir_run(h, pf, carg, ua);
+}
+
+
+const struct seam_dial seam_dialv[] = {
+	{"dial",    dial_run},
+	{"dialdir", dialdir_run},
+};
+
+const size_t seam_dialc = RE_ARRAY_SIZE(seam_dialv);
