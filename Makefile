@@ -29,9 +29,9 @@ BUILD    ?= build/baresip-$(BARESIP_VERSION)
 RE_CFLAGS := $(shell $(PKG) --cflags libre 2>/dev/null)
 RE_LIBS   := $(shell $(PKG) --libs libre 2>/dev/null || echo -lre)
 # the unit tests run with a libre in a prefix (upstream's) without help
+comma := ,
 UNIT_RPATH := $(if $(filter 4.%,$(BARESIP_VERSION)),$\
 	-Wl$(comma)-rpath$(comma)$(shell $(PKG) --variable=libdir libre))
-comma := ,
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu99 -Wall -Wextra -Werror -fPIC
