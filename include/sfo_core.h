@@ -151,6 +151,9 @@ struct sfo_server {
 				      or a 2xx                          */
 	char reg_callid[64];       /* Call-ID of the registration in use */
 	char stale_callid[64];     /* an older one's un-REGISTER, late   */
+	char unreg_callid[64];     /* the last un-REGISTER sent: Call-ID */
+	uint32_t unreg_cseq;       /* and CSeq                           */
+	bool unreg_answer;         /* the last 2xx read answered it      */
 };
 
 struct sfo_ops {

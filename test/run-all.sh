@@ -1,18 +1,21 @@
 #!/bin/sh
-# Runs every suite for both baresips the module is built for: this
-# machine's (Debian bookworm, baresip 1.0.0) and Debian trixie's
-# (baresip 1.1.0, in the trixie test system test/debian/root.sh makes and
-# reuses; the module is built inside it). For each: the cmocka unit tests,
-# the symbol check against that /usr/bin/baresip and the end-to-end
-# scenarios. Ends with one line "N passed, N failed" over all of them.
+# Runs every suite for the three baresips the module is built for: this
+# machine's (Debian bookworm, baresip 1.0.0), Debian trixie's (baresip
+# 1.1.0, in the trixie test system test/debian/root.sh makes and reuses;
+# the module is built inside it) and upstream's (baresip 4.10.0, built
+# from its release sources into the prefix test/upstream/prefix.sh makes
+# and reuses). For each: the cmocka unit tests, the symbol check against
+# that baresip and the end-to-end scenarios. Ends with one line
+# "N passed, N failed" over all of them.
 #
-#   test/run-all.sh [-j N] [-b bookworm|trixie] [NAME...]
+#   test/run-all.sh [-j N] [-b bookworm|trixie|upstream] [NAME...]
 #	(make test runs it after building: make test -jN B=... T=...)
 #
-# What overlaps: the trixie system is prepared, the module built and its
-# unit tests run in the background while bookworm's unit tests and the
-# end-to-end tests of both run (one pool of N tests at once, test/e2e/run;
-# trixie's tests start once its build is ready). -b: that baresip only.
+# What overlaps: the trixie system and upstream's prefix are prepared,
+# the module built for each and their unit tests run in the background
+# while bookworm's unit tests and the end-to-end tests of all run (one
+# pool of N tests at once, test/e2e/run; a target's tests start once its
+# build is ready). -b: that baresip only.
 # NAME: end-to-end tests to run (a test, a file, a pattern; every
 # suite's unit tests and symbol checks still run), e.g. test_mwi.
 set -u
@@ -22,19 +25,22 @@ while getopts j:b: o; do
 	case $o in
 	j) jobs="-j $OPTARG" ;;
 	b) only=$OPTARG ;;
-	*) echo "usage: $0 [-j N] [-b bookworm|trixie] [NAME...]" >&2
+	*) echo "usage: $0 [-j N] [-b bookworm|trixie|upstream] [NAME...]" >&2
 	   exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-case $only in "" | bookworm | trixie) ;; *)
-	echo "$0: -b $only: bookworm or trixie" >&2; exit 2 ;; esac
+case $only in "" | bookworm | trixie | upstream) ;; *)
+	echo "$0: -b $only: bookworm, trixie or upstream" >&2; exit 2 ;; esac
 want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 top=$(pwd)
 host=$top/srvfailover.so
 trixie_build=build/baresip-1.1.0
 trixie=$top/$trixie_build/srvfailover.so
 root_sh=$top/test/debian/root.sh
+upstream_build=build/baresip-4.10.0
+upstream=$top/$upstream_build/srvfailover.so
+prefix_sh=$top/test/upstream/prefix.sh
 pass=0
 fail=0
 work=$(mktemp -d /tmp/sfo-run-all.XXXXXX)
@@ -83,8 +89,14 @@ symbols() {  # symbols NAME MODULE VERSION
 	add "$1" "$2"
 }
 
-# In the background, output and counts in $work/trixie*; $work/ready
-# says "ok" once trixie's build is there, or why there is none
+ready() {  # ready NAME WHAT: NAME's tests may start ("ok") or not (WHAT)
+	echo "$2" >"$work/$1.ready.new"
+	mv "$work/$1.ready.new" "$work/$1.ready"
+}
+
+# In the background, output and counts in $work/trixie*;
+# $work/trixie.ready says "ok" once trixie's build is there, or why
+# there is none
 trixie_side() {
 	log=$work/trixie.log
 	if ! root=$("$root_sh" prepare trixie test 2>"$log") ||
@@ -92,16 +104,32 @@ trixie_side() {
 		make --no-print-directory -C "$top" all unit \
 			MODULE=$trixie_build/srvfailover.so >>"$log" 2>&1; then
 		cat "$log"
-		echo "no trixie system or no build in it" >"$work/ready.new"
-		mv "$work/ready.new" "$work/ready"
+		ready trixie "no trixie system or no build in it"
 		echo "0 0" >"$work/trixie.counts"
 		return
 	fi
-	echo ok >"$work/ready.new"
-	mv "$work/ready.new" "$work/ready"
+	ready trixie ok
 	units trixie "$top/$trixie_build" "$root_sh" run trixie test
 	SFO_BARESIP_ROOT=$root symbols trixie "$trixie" 1.1.0
 	echo "$pass $fail" >"$work/trixie.counts"
+}
+
+# The same for upstream's baresip: its prefix, the module built against it
+upstream_side() {
+	log=$work/upstream.log
+	if ! prefix=$("$prefix_sh" prepare 2>"$log") ||
+	   ! PKG_CONFIG_PATH=$prefix/lib/pkgconfig make --no-print-directory \
+		-C "$top" all unit BARESIP_VERSION=4.10.0 \
+		MODULE=$upstream_build/srvfailover.so >>"$log" 2>&1; then
+		cat "$log"
+		ready upstream "no upstream baresip or no build for it"
+		echo "0 0" >"$work/upstream.counts"
+		return
+	fi
+	ready upstream ok
+	units upstream "$top/$upstream_build"
+	SFO_BARESIP_PREFIX=$prefix symbols upstream "$upstream" 4.10.0
+	echo "$pass $fail" >"$work/upstream.counts"
 }
 
 targets=
@@ -111,7 +139,15 @@ if want trixie; then
 	echo "trixie: preparing the system and building the module in it" \
 	     "(in the background)"
 	trixie_side >"$work/trixie.out" 2>&1 &
-	targets="--target name=trixie,module=$trixie,system=trixie,ready=$work/ready"
+	targets="--target name=trixie,module=$trixie,system=trixie,ready=$work/trixie.ready"
+fi
+
+if want upstream; then
+	rm -f "$upstream"
+	echo "upstream: building baresip 4.10.0 (once) and the module for" \
+	     "it (in the background)"
+	upstream_side >"$work/upstream.out" 2>&1 &
+	targets="$targets --target name=upstream,module=$upstream,prefix=$("$prefix_sh" path),ready=$work/upstream.ready"
 fi
 
 if want bookworm; then
@@ -125,12 +161,13 @@ fi
 set -- $(counts) 0 1
 add "$1" "$2"
 
-if want trixie; then
-	wait
-	cat "$work/trixie.out"
-	set -- $(cat "$work/trixie.counts" 2>/dev/null) 0 1
+wait
+for side in trixie upstream; do
+	want $side || continue
+	cat "$work/$side.out"
+	set -- $(cat "$work/$side.counts" 2>/dev/null) 0 1
 	add "$1" "$2"
-fi
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

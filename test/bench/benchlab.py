@@ -56,9 +56,8 @@ class Phone(L.Proc):
         self.module = module
         self.listen = "%s:5060" % ip
         self.ctrl_addr = "127.0.0.1:%d" % ctrl_port
-        config = L.BARESIP_CONFIG.format(
-            moddir=self.moddir, listen=self.listen, ip=ip,
-            ctrl=self.ctrl_addr)
+        config = L.baresip_config(self.moddir, self.listen, ip,
+                                  self.ctrl_addr)
         if module:
             config += "module_app srvfailover.so\n"
         config += "".join(x + "\n" for x in extra)

@@ -39,6 +39,9 @@ SIPP_DIR = os.path.join(LABDIR, "sipp")
 # (test/debian/root.sh enter trixie test) has this machine's /tmp at the same path
 BARESIP_ROOT = os.environ.get("SFO_BARESIP_ROOT", "")
 BARESIP_MODULES = "/usr/lib/baresip/modules"  # inside BARESIP_ROOT
+# Upstream baresip 4.x, built into a prefix (test/upstream/prefix.sh):
+# its binary, libraries and modules are there, not in a Debian system
+BARESIP_PREFIX = os.environ.get("SFO_BARESIP_PREFIX", "")
 
 CALLEE = "127.0.0.99"  # where the kamailios send calls for unknown users
 PHONE = "127.0.0.10"  # baresip's SIP address
@@ -995,12 +998,43 @@ module g711.so
 module aubridge.so
 module menu.so
 module ctrl_tcp.so
-module_tmp account.so
+{module_app} account.so
 """
 
 
-def baresip_version(root=BARESIP_ROOT):
-    """The baresip-core version of the system at root, e.g. "1.1.0"."""
+def baresip_config(moddir, listen, ip, ctrl, root=None):
+    """The lab's baresip config. account.so is loaded as module_tmp (as
+    Debian's config does); baresip 4.x ignores that word without one (it
+    is gone since 2.11): module_app there."""
+    upstream = root is None and BARESIP_PREFIX
+    return BARESIP_CONFIG.format(
+        moddir=moddir, listen=listen, ip=ip, ctrl=ctrl,
+        module_app="module_app" if upstream else "module_tmp")
+
+
+def net_up():
+    """lo up in the test's namespace. baresip 4.x uses only addresses an
+    interface has, and takes a call's address from the kernel's route:
+    for it, the phone's address on lo and as the local route's source."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
+                   timeout=10)
+    if not BARESIP_PREFIX:
+        return
+    subprocess.run(["ip", "addr", "add", PHONE + "/32", "dev", "lo"],
+                   check=True, timeout=10)
+    subprocess.run(["ip", "route", "change", "local", "127.0.0.0/8", "dev",
+                    "lo", "proto", "kernel", "scope", "host", "src", PHONE,
+                    "table", "local"], check=True, timeout=10)
+
+
+def baresip_version(root=BARESIP_ROOT, prefix=BARESIP_PREFIX):
+    """The baresip-core version of the system at root, e.g. "1.1.0" (or
+    of the baresip in prefix: "baresip v4.10.0 Copyright..." of -h)."""
+    if prefix:
+        out = subprocess.run([prefix + "/bin/baresip", "-h"],
+                             capture_output=True, text=True, timeout=10)
+        m = re.match(r"baresip v([0-9.]+)", out.stdout + out.stderr)
+        return m.group(1) if m else ""
     out = subprocess.run(
         ["dpkg-query", "--admindir", root + "/var/lib/dpkg", "-W",
          "-f", "${Version}", "baresip-core"], capture_output=True,
@@ -1011,12 +1045,15 @@ def baresip_version(root=BARESIP_ROOT):
 def link_stock_modules(moddir, root=None):
     """Links in moddir to every module of the system's baresip (module
     names are relative to module_path); root: as in baresip_argv."""
+    mods = BARESIP_MODULES
+    if root is None and BARESIP_PREFIX:
+        root, mods = "", BARESIP_PREFIX + "/lib/baresip/modules"
     root = BARESIP_ROOT if root is None else root
-    for name in sorted(os.listdir(root + BARESIP_MODULES)):
+    for name in sorted(os.listdir(root + mods)):
         # (a baresip started again in the same lab finds them there)
         if name.endswith(".so") and \
                 not os.path.lexists(os.path.join(moddir, name)):
-            os.symlink(os.path.join(BARESIP_MODULES, name),
+            os.symlink(os.path.join(mods, name),
                        os.path.join(moddir, name))
 
 
@@ -1024,9 +1061,12 @@ def baresip_argv(confdir, *args, root=None):
     """The system's /usr/bin/baresip, stdout line-buffered. root: None,
     the lab's system (BARESIP_ROOT); "": this machine's (bookworm's
     baresip, reachable from a trixie test's mount namespace too)."""
+    binary = "/usr/bin/baresip"
+    if root is None and BARESIP_PREFIX:
+        root, binary = "", BARESIP_PREFIX + "/bin/baresip"
     root = BARESIP_ROOT if root is None else root
     chroot = ["chroot", root] if root else []
-    return chroot + ["stdbuf", "-oL", "-eL", "/usr/bin/baresip", "-f",
+    return chroot + ["stdbuf", "-oL", "-eL", binary, "-f",
                      confdir] + list(args)
 
 
@@ -1060,10 +1100,9 @@ class Baresip(Proc):
             shutil.copy2(module, tmp)
             os.rename(tmp, os.path.join(self.moddir, "srvfailover.so"))
         self.listen, self.ctrl_addr = listen, ctrl
-        config = BARESIP_CONFIG.format(
-            moddir=self.moddir, listen=listen,
-            ip=listen.rsplit(":", 1)[0].strip("[]"),
-            ctrl=ctrl)
+        config = baresip_config(self.moddir, listen,
+                                listen.rsplit(":", 1)[0].strip("[]"), ctrl,
+                                root)
         if module:
             config += "module_app srvfailover.so\n"
         config += "".join(line + "\n" for line in extra)

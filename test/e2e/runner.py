@@ -11,9 +11,10 @@ name without .py (test_cisco: all its tests), or a shell pattern
 ('test_*_startup'). No NAME: every test.
 
 A target is one baresip the tests run against (test/run-all.sh gives
-bookworm's and trixie's): --target name=N,module=PATH[,system=SUITE]
-[,ready=FILE], see Target. Every test runs against every target, N at
-once (-j, default SFO_E2E_JOBS, else 4x the cores; -j1: one at a time),
+bookworm's, trixie's and upstream's): --target name=N,module=PATH
+[,system=SUITE|,prefix=DIR][,ready=FILE], see Target. Every test runs
+against every target, N at once (-j, default SFO_E2E_JOBS, else 4x the
+cores; -j1: one at a time),
 the longest first (Times). Each test function test_x(lab) of
 test/e2e/test_*.py runs in a child `unshare -n` process (this file again,
 with --single; inside that target's Debian system's mount namespace when
@@ -99,8 +100,7 @@ def run_single(spec, directory, module):
         raise SystemExit("stopped by signal %d (test timeout)" % signum)
 
     signal.signal(signal.SIGTERM, on_term)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
-                   timeout=10)
+    L.net_up()
     lab = L.Lab(directory, module)
     try:
         func(lab)
@@ -132,22 +132,26 @@ def run_single(spec, directory, module):
 class Target:
     """One baresip the tests run against.
 
-    --target name=N,module=PATH[,system=SUITE][,ready=FILE]
+    --target name=N,module=PATH[,system=SUITE|,prefix=DIR][,ready=FILE]
     system: the Debian system (test/debian/root.sh SUITE test) whose
     baresip runs, each test then in that system's mount namespace;
+    prefix: where upstream's baresip is installed (test/upstream);
     ready: its tests wait until FILE exists; it holds "ok", or why the
-    target cannot run (run-all.sh prepares trixie meanwhile).
+    target cannot run (run-all.sh prepares trixie and upstream
+    meanwhile).
     """
 
     def __init__(self, spec):
         kv = dict(item.split("=", 1) for item in spec.split(",") if item)
-        unknown = set(kv) - {"name", "module", "system", "ready"}
+        unknown = set(kv) - {"name", "module", "system", "prefix",
+                             "ready"}
         if unknown or "module" not in kv:
             raise SystemExit("bad --target %r (name=,module=,system=,"
-                             "ready=)" % spec)
+                             "prefix=,ready=)" % spec)
         self.name = kv.get("name", "")
         self.module = os.path.abspath(kv["module"])
         self.system = kv.get("system", "")
+        self.prefix = kv.get("prefix", "")
         self.ready_file = kv.get("ready")
         self.other = None     # another target (test_versions loads its
                               # build)
@@ -172,7 +176,7 @@ class Target:
             if state != "ok":
                 self.broken = state or "not prepared"
                 return True
-        self.version = L.baresip_version(self.root)
+        self.version = L.baresip_version(self.root, self.prefix)
         return True
 
     def argv(self):
@@ -182,10 +186,12 @@ class Target:
         return []
 
     def env(self):
-        env = dict(os.environ, SFO_BARESIP_ROOT=self.root)
+        env = dict(os.environ, SFO_BARESIP_ROOT=self.root,
+                   SFO_BARESIP_PREFIX=self.prefix)
         env.pop("SFO_OTHER_MODULE", None)
         if self.other:
             env["SFO_OTHER_MODULE"] = self.other.module
+            env["SFO_OTHER_UPSTREAM"] = "1" if self.other.prefix else ""
         return env
 
     def title(self):
@@ -429,7 +435,8 @@ def main():
         prog="test/e2e/run", description=__doc__.split("\n\n")[0])
     ap.add_argument("--module", help="built srvfailover.so (absolute)")
     ap.add_argument("--target", action="append", default=[],
-                    help="name=N,module=PATH[,system=SUITE][,ready=FILE]")
+                    help="name=N,module=PATH[,system=SUITE|,prefix=DIR]"
+                    "[,ready=FILE]")
     ap.add_argument("-j", "--jobs", type=int, default=int(
         os.environ.get("SFO_E2E_JOBS") or default_jobs()),
         help="tests at once (default SFO_E2E_JOBS, else 4x the cores)")
@@ -465,9 +472,11 @@ def main():
     if len(targets) == 1 and os.environ.get("SFO_OTHER_MODULE"):
         targets[0].other = Target("module=" + os.environ[
             "SFO_OTHER_MODULE"])
-    elif len(targets) > 1:  # each loads the next one's build
+    elif len(targets) > 1:  # each loads another one's build: the
+        # Debian ones each other's, upstream's a Debian one's
         for i, t in enumerate(targets):
-            t.other = targets[(i + 1) % len(targets)]
+            rest = targets[i + 1:] + targets[:i]
+            t.other = next((o for o in rest if not o.prefix), rest[0])
     jobs = [Job(t, *test) for t in targets for test in tests]
     L.become_subreaper()  # what a killed test leaves is ours to reap
     pool = Pool(jobs, args.jobs, args.keep)

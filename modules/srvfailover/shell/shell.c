@@ -420,6 +420,12 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	switch (ev) {
 
 	case UA_EVENT_REGISTER_OK:
+		/* the answer to an un-REGISTER (baresip 2.5 and later) */
+		if (srv->unreg_answer) {
+			srv->unreg_answer = false;
+			break;
+		}
+
 		srv->challenge = 0;
 		sfo_registered(srv, scode_of(prm), prm, shell_now());
 		break;

@@ -97,12 +97,20 @@ static void register_sent(struct sfo_server *srv, const struct sip_msg *msg)
 }
 
 
-/* An un-REGISTER goes out. One of an older registration (another
- * Call-ID) while the server is to be registered is late: once the
- * registrar has answered it, the binding is gone */
+/* An un-REGISTER goes out: its answer is known by Call-ID and CSeq.
+ * One of an older registration (another Call-ID) while the server is to
+ * be registered is late: once the registrar has answered it, the binding
+ * is gone */
 static void unregister_sent(struct sfo_server *srv, const struct sip_msg *msg)
 {
-	if (!srv || (srv->reg != SFO_REG_OK && srv->reg != SFO_REG_PENDING) ||
+	if (!srv)
+		return;
+
+	pl_strcpy(&msg->callid, srv->unreg_callid,
+		  sizeof(srv->unreg_callid));
+	srv->unreg_cseq = msg->cseq.num;
+
+	if ((srv->reg != SFO_REG_OK && srv->reg != SFO_REG_PENDING) ||
 	    !pl_strcmp(&msg->callid, srv->reg_callid))
 		return;
 
@@ -147,6 +155,10 @@ static void registered(const struct sip_msg *msg, const struct sa *peer)
 
 	if (!srv)
 		return;
+
+	/* baresip 2.5 and later raise REGISTER_OK for this answer too */
+	srv->unreg_answer = msg->cseq.num == srv->unreg_cseq &&
+		!pl_strcmp(&msg->callid, srv->unreg_callid);
 
 	if (srv->stale_callid[0] &&
 	    !pl_strcmp(&msg->callid, srv->stale_callid)) {
