@@ -153,7 +153,10 @@ struct sfo_server {
 	char stale_callid[64];     /* an older one's un-REGISTER, late   */
 	char unreg_callid[64];     /* the last un-REGISTER sent: Call-ID */
 	uint32_t unreg_cseq;       /* and CSeq                           */
-	bool unreg_answer;         /* the last 2xx read answered it      */
+	bool no_reg_ok;            /* the last 2xx read is no
+				      registration: it answered an
+				      un-REGISTER, or its grant was
+				      refused (REGISTER_OK says it is)  */
 };
 
 struct sfo_ops {

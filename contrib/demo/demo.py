@@ -58,7 +58,7 @@ def wait(b, what, check, timeout):
 
 
 def main(module):
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    L.net_up()
     directory = tempfile.mkdtemp(prefix="srvfailover-demo-")
     ok = True
     stop = threading.Event()

@@ -420,9 +420,10 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	switch (ev) {
 
 	case UA_EVENT_REGISTER_OK:
-		/* the answer to an un-REGISTER (baresip 2.5 and later) */
-		if (srv->unreg_answer) {
-			srv->unreg_answer = false;
+		/* the answer to an un-REGISTER (baresip 2.5 and later
+		 * say REGISTER_OK), or a grant trace.c refused */
+		if (srv->no_reg_ok) {
+			srv->no_reg_ok = false;
 			break;
 		}
 

@@ -157,7 +157,7 @@ static void registered(const struct sip_msg *msg, const struct sa *peer)
 		return;
 
 	/* baresip 2.5 and later raise REGISTER_OK for this answer too */
-	srv->unreg_answer = msg->cseq.num == srv->unreg_cseq &&
+	srv->no_reg_ok = msg->cseq.num == srv->unreg_cseq &&
 		!pl_strcmp(&msg->callid, srv->unreg_callid);
 
 	if (srv->stale_callid[0] &&
@@ -181,6 +181,7 @@ static void registered(const struct sip_msg *msg, const struct sa *peer)
 
 	re_snprintf(text, sizeof(text), "%u %r, but registrar granted"
 		    " expires=%u", msg->scode, &msg->reason, absurd);
+	srv->no_reg_ok = true;
 	sfo_reg_failed(srv, msg->scode, text, shell_now());
 }
 
