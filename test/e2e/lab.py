@@ -1669,6 +1669,12 @@ class Lab:
         return self.sipp("registrar_expires", ip, port, deadcall_wait=0,
                          extra=["-key", "expires", str(expires)])
 
+    def registrar_rewrites_contact(self, ip, port=5060):
+        """A registrar whose 200 OK names another Contact than the
+        phone's (contrib/lab/sipp/registrar_rewrites_contact.xml)."""
+        return self.sipp("registrar_rewrites_contact", ip, port,
+                         deadcall_wait=0)
+
     def twinkle(self, port=5070):
         """twinkle as the auto-answering callee on *:port (see Twinkle);
         the kamailios must be started with callee=CALLEE:port."""

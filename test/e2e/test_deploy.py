@@ -541,6 +541,31 @@ def test_registrar_grants_expires_wrapping_libre_timer(lab):
     absurd_expiry(lab, 4772186)
 
 
+def test_registrar_rewriting_the_contact_still_registers(lab):
+    """A 200 OK whose Contact is not the phone's (an SBC rewrote it) is a
+    registration: server 1 is registered and working and stays so,
+    refreshed at the granted 60 s, not again and again. (Telling an
+    un-REGISTER's answer from a registration by the Contact, or by
+    baresip's ua_isregistered(), would take it for none.)"""
+    lab.capture()
+    lab.registrar_rewrites_contact(S1)
+    for ip in (S2, S3):
+        lab.kamailio(ip)
+    b = lab.baresip(lab.module, srvfailover=config("cisco"))
+    first = lab.wire_until(lambda m: L.registers_ok(m, S1, src=L.PHONE), 10,
+                           "a REGISTER to %s answered 200" % S1)[0][1].t
+    L.wait_for(lambda: L.working(b.status(), USER) == 1, 5,
+               "server 1 working")
+    time.sleep(6)
+    st = b.status()
+    s1 = server_of(L.line_of(st, USER), 1)
+    assert s1.get("state") in ("Registered", "Registered*") and \
+        L.working(st, USER) == 1, describe(st)
+    regs = transactions(lab.wire(), S1, since=first + 0.5)
+    assert not regs, "REGISTERs to %s after its 200 OK:\n%s" % (
+        S1, L.summary(regs))
+
+
 # --------------------------------------------------------------------------
 # 8. quitting
 
