@@ -1,28 +1,30 @@
-"""One source, two baresips: a build for the other Debian suite refuses
-to run, with one clear line, and baresip goes on without it.
+"""One source, three baresips: a build for another baresip refuses to
+run, with one clear line, and baresip goes on without it.
 
-test/run-all.sh runs this suite against bookworm's baresip 1.0.0 and
-against trixie's 1.1.0, with SFO_OTHER_MODULE set to the other build.
+test/run-all.sh runs this suite against bookworm's baresip 1.0.0,
+trixie's 1.1.0 and upstream's 4.10.0, with SFO_OTHER_MODULE set to
+another build (the Debian ones each other's, upstream's bookworm's;
+SFO_OTHER_UPSTREAM=1 when it is upstream's).
 """
 
 import os
+import subprocess
 import time
 
 import lab as L
 from common import SERVERS, config
 
 OTHER = os.environ.get("SFO_OTHER_MODULE", "")
+# a Debian build and upstream's: the dynamic linker refuses it
+UNLINKABLE = bool(L.BARESIP_PREFIX) or \
+    os.environ.get("SFO_OTHER_UPSTREAM") == "1"
 # what each build says of itself, and of the baresip it finds
 BUILT_FOR = {"1.0.0": "1.1.0 (Debian trixie)",
              "1.1.0": "1.0.0 (Debian bookworm)"}
 
 
-def test_build_for_the_other_baresip_refuses_with_one_line(lab):
-    kam = lab.kamailio(SERVERS[0])
-    lab.capture()
-    b = lab.baresip(OTHER, srvfailover=config("cisco"))
-    time.sleep(2)
-
+def assert_refused_line(b):
+    """One line of the module, naming its build and this baresip."""
     refusals = b.lines("srvfailover: built for baresip")
     assert len(refusals) == 1, "want one refusal line, got %s; log: %s" % (
         refusals, b.lines() or b.log_text()[-2000:])
@@ -33,7 +35,33 @@ def test_build_for_the_other_baresip_refuses_with_one_line(lab):
     assert ok, "the line names neither build nor baresip right: " + line
     assert "install" in line.lower(), "the line says nothing of what to do: " + line
 
-    # baresip runs on, without the module: no command, nothing sent
+
+def assert_unlinkable(b):
+    """A build for 1.x in 4.x, or the reverse: dlopen fails (baresip's
+    own line names the symbol) before any code of the module runs."""
+    lines = b.lines("undefined symbol")
+    assert lines and "srvfailover.so" in lines[0], \
+        "no dlopen error naming srvfailover.so; log: %s" % \
+        b.log_text()[-2000:]
+    assert not b.lines("srvfailover:"), b.lines()
+
+
+def test_build_for_the_other_baresip_refuses_with_one_line(lab):
+    kam = lab.kamailio(SERVERS[0])
+    lab.capture()
+    b = lab.baresip(OTHER, srvfailover=config("cisco"))
+    time.sleep(2)
+
+    if UNLINKABLE:
+        assert_unlinkable(b)
+    else:
+        assert_refused_line(b)
+        assert len(b.lines("srvfailover:")) == 1, b.lines()
+    assert_runs_without_module(lab, b, kam)
+
+
+def assert_runs_without_module(lab, b, kam):
+    """baresip runs on, without the module: no command, nothing sent."""
     assert b.running(), "baresip ended"
     reply = b.ctrl.request("srvfailover", "json", 5)
     assert "lines" not in str(reply.get("data")), \
@@ -41,7 +69,37 @@ def test_build_for_the_other_baresip_refuses_with_one_line(lab):
     regs = L.requests(lab.wire(), "REGISTER")
     assert not regs, "REGISTERs sent: %s" % regs[:3]
     assert not kam.contacts("100"), "a contact at the registrar"
-    assert len(b.lines("srvfailover:")) == 1, b.lines()
+
+
+# what the preloaded library makes baresip_version() say
+OTHER_RELEASE = r"""
+const char *baresip_version(void) { return "4.9.0"; }
+"""
+
+
+def test_upstream_build_refuses_another_4x_release(lab):
+    """Between 4.x releases the event names are the same and the symbols
+    link; baresip_version() differs: the module refuses with one line.
+    (baresip_version() made to say 4.9.0 by a preloaded library.)"""
+    kam = lab.kamailio(SERVERS[0])
+    lab.capture()
+    src, so = lab.path("version.c"), lab.path("version.so")
+    with open(src, "w") as f:
+        f.write(OTHER_RELEASE)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src], check=True,
+                   timeout=60)
+    b = L.Baresip(lab, lab.module, srvfailover=config("cisco"))
+    b.env = dict(os.environ, LD_PRELOAD=so)
+    b.start()
+    time.sleep(2)
+    lines = b.lines("srvfailover:")
+    assert len(lines) == 1 and "built for baresip 4.10.0, but this " \
+        "baresip is 4.9.0" in lines[0], "want one refusal line, got %s" % (
+            lines or b.log_text()[-2000:])
+    assert_runs_without_module(lab, b, kam)
+
+
+test_upstream_build_refuses_another_4x_release.baresip = "4.10.0"
 
 
 test_build_for_the_other_baresip_refuses_with_one_line.needs = \
