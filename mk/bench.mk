@@ -5,6 +5,10 @@
 #                         (about 28 minutes on a 2-core machine)
 #   make bench RUNS=5     more runs per figure (medians, min, max)
 #   make bench QUICK=1    one mode (cisco), one run: a quick look (~9 min)
+#   make bench FLEET=1    fleets only (issue 17): a phone's cost of MQTT,
+#                         the REGISTER surge of SURGE_PHONES phones started
+#                         together with srvfailover_start_delay 0 and 10
+#                         beside stock baresip, the fleet view (~8 min)
 #   make bench MWI=1      voicemail and presence on every phone and server
 #                         (mwi.so, presence.so, a p2p contact, pubint;
 #                         kamailio's presence modules): their SUBSCRIBEs
@@ -13,12 +17,15 @@
 #                         test/bench/bench.py --help)
 #
 # Needs root (private network namespaces). Prints a table; writes
-# build/bench/results.csv, build/bench/runs.json, build/bench/timeline.png.
+# build/bench/results.csv, build/bench/runs.json, build/bench/timeline.png,
+# build/bench/fleet.json.
 # Targets are printed as ok/MISS; they never fail the build.
 
 RUNS       ?= 3
 QUICK      ?=
 MWI        ?=
+FLEET      ?=
+SURGE_PHONES ?= 20
 BENCH_ARGS ?=
 
 .PHONY: bench
@@ -28,4 +35,6 @@ bench: deps all
 		--module "$(CURDIR)/$(MODULE)" --runs $(RUNS) \
 		--out "$(CURDIR)/build/bench" \
 		$(if $(filter-out 0,$(QUICK)),--quick) \
-		$(if $(filter-out 0,$(MWI)),--mwi) $(BENCH_ARGS)
+		$(if $(filter-out 0,$(MWI)),--mwi) \
+		$(if $(filter-out 0,$(FLEET)),--fleet) \
+		--surge-phones $(SURGE_PHONES) $(BENCH_ARGS)

@@ -4,6 +4,8 @@
                         [--kinds 503,tcp,icmp,hang,drop] [--mwi]
                         [--modes parallel,cisco,sequential]
                         [--cost-window S] [--out build/bench] [--keep]
+                        [--fleet] [--fleet-window S] [--surge-phones N]
+                        [--surge-delays 0,10]
 
 Needs root. Every run is a child of this script in its own network
 namespace (`unshare -n`): the real /usr/bin/baresip (with the module,
@@ -27,6 +29,14 @@ baresip per mode plus one stock baresip, all on the same three servers:
 
 Then one cost run: resident memory and CPU time of an idle baresip with
 and without the module, for 0, 1, 8 and 32 lines of 3 servers.
+
+Fleets (issue 17; --fleet: these only): a phone's cost of MQTT (two
+idle phones, one with srvfailover_mqtt_broker: VmRSS, CPU time per idle
+hour, MQTT messages while idle; then server 1 killed: the messages on
+the broker for one switch); the REGISTER surge: N phones (--surge-phones)
+started at once, with each srvfailover_start_delay of --surge-delays and
+as stock baresips, REGISTERs to server 1 in the capture (peak per 1 s,
+spread of the first ones); the fleet view reading 10,000 phones' states.
 
 Output: a table on stdout, build/bench/results.csv, build/bench/runs.json
 (every sample), build/bench/timeline.png (gnuplot) of every server's state
@@ -1224,8 +1234,10 @@ def child_mqtt(args):
                                srvfailover=fleet_sfo(301), extra=off)}
         for p in phones.values():
             p.start()
-        every = lambda line: line.get("working") == 1 and all(  # noqa
-            s["state"].startswith("Registered") for s in line["servers"])
+        def every(line):
+            return line.get("working") == 1 and all(
+                s["state"].startswith("Registered")
+                for s in line["servers"])
         L.wait_for(lambda: all(
             every(p.status()["lines"][0]) for p in phones.values()), 30,
             "both phones registered at the 3 servers", interval=0.5)
@@ -1423,7 +1435,8 @@ def fleet_figures(args, module):
           len(ms), args.fleet_window))
     if ms:
         def both(key):
-            return [med([r[k] for r in ms], key) for k in ("mqtt", "plain")]
+            return [statistics.median([r[k][key] for r in ms])
+                    for k in ("mqtt", "plain")]
         rw, rp = both("rss_kib")
         cw, cp = both("cpu_s_per_hour")
         pw, pp = both("cpu_precise_s_per_hour")
@@ -1572,11 +1585,11 @@ def main():
     with open(module, "rb") as f:
         build = hashlib.sha256(f.read()).hexdigest()[:12]
     L.become_subreaper()
-    print("bench: %d run(s) x %d failure kinds x modes %s + stock; "
-          "load: %s" % (runs, len(kinds), ",".join(modes),
-                        os.getloadavg()[0]), flush=True)
-    print("bench: module %s (sha256 %s...)" % (module, build), flush=True)
     if args.fleet:   # issue 17's figures only
+        print("bench: fleets only: %d run(s); load: %s" % (
+            runs, os.getloadavg()[0]), flush=True)
+        print("bench: module %s (sha256 %s...)" % (module, build),
+              flush=True)
         started = time.monotonic()
         fleet = fleet_figures(args, module)
         fleet_view(module, args.keep)
@@ -1587,6 +1600,10 @@ def main():
             (time.monotonic() - started) / 60, os.getloadavg()[0]),
             flush=True)
         return 0
+    print("bench: %d run(s) x %d failure kinds x modes %s + stock; "
+          "load: %s" % (runs, len(kinds), ",".join(modes),
+                        os.getloadavg()[0]), flush=True)
+    print("bench: module %s (sha256 %s...)" % (module, build), flush=True)
     if args.mwi:
         print("bench: voicemail and presence on: mwi.so, presence.so, a"
               " p2p contact and pubint=%d in every phone, presence modules"
