@@ -51,6 +51,9 @@ int  bevent_ua_emit(enum ua_event ev, struct ua *ua, const char *fmt, ...);
 
 const char *baresip_version(void);
 
+/* ua_unregister() sends at once, even with a REGISTER in flight (seam) */
+void ua_stop_register(struct ua *ua);
+
 /* A module's own event, to ctrl_tcp and mqtt (a switch: seam.h) */
 void module_event(const char *module, const char *event, struct ua *ua,
 		  struct call *call, const char *fmt, ...);

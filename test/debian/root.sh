@@ -40,7 +40,7 @@ set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd -P)
 SELF=$TOP/test/debian/root.sh
 CACHE=${SFO_DEBIAN_CACHE:-/var/cache/srvfailover/debian}
-TEST_PKGS="baresip-core libre-dev libcmocka-dev gcc make pkg-config libc6-dev coreutils"
+TEST_PKGS="baresip-core libre-dev libcmocka-dev gcc make pkg-config libc6-dev coreutils valgrind"
 BUILD_PKGS="gcc make pkg-config libc6-dev libre-dev libcmocka-dev dpkg-dev
 	binutils gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
 	libre-dev:arm64 libcmocka-dev:arm64 libre-dev:armhf libcmocka-dev:armhf

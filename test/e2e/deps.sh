@@ -27,6 +27,7 @@ NEEDS="
 /usr/sbin/mosquitto mosquitto
 /usr/bin/mosquitto_sub mosquitto-clients
 /usr/lib/python3/dist-packages/paho/mqtt/client.py python3-paho-mqtt
+/usr/bin/valgrind valgrind
 "
 
 # "@rel" paths are under the machine's multiarch lib dir (/usr/lib/TRIPLET)

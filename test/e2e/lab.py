@@ -1057,7 +1057,7 @@ def link_stock_modules(moddir, root=None):
                        os.path.join(moddir, name))
 
 
-def baresip_argv(confdir, *args, root=None):
+def baresip_argv(confdir, *args, root=None, wrap=None):
     """The system's /usr/bin/baresip, stdout line-buffered. root: None,
     the lab's system (BARESIP_ROOT); "": this machine's (bookworm's
     baresip, reachable from a trixie test's mount namespace too)."""
@@ -1066,8 +1066,13 @@ def baresip_argv(confdir, *args, root=None):
         root, binary = "", BARESIP_PREFIX + "/bin/baresip"
     root = BARESIP_ROOT if root is None else root
     chroot = ["chroot", root] if root else []
-    return chroot + ["stdbuf", "-oL", "-eL", binary, "-f",
-                     confdir] + list(args)
+    # wrap: a command baresip runs under (a list), by default
+    # SFO_BARESIP_WRAP's (debugging: e.g. "valgrind --log-file=vg.log",
+    # the log in the lab dir)
+    if wrap is None:
+        wrap = os.environ.get("SFO_BARESIP_WRAP", "").split()
+    return chroot + ["stdbuf", "-oL", "-eL"] + wrap + [binary, "-f",
+                                                      confdir] + list(args)
 
 
 class Baresip(Proc):
@@ -1079,12 +1084,13 @@ class Baresip(Proc):
     contacts: content of `contacts` (contact.so's; the first is current).
     stdout is line-buffered (stdbuf) so the log follows live.
     name: its config dir and log (NAME, NAME.log in the lab dir), for
-    several baresips in one lab; root: whose baresip (baresip_argv).
+    several baresips in one lab; root: whose baresip; wrap: a command
+    it runs under (baresip_argv).
     """
 
     def __init__(self, lab, module=None, srvfailover="", accounts="",
                  extra=(), listen=PHONE + ":5060", ctrl="127.0.0.1:4444",
-                 contacts="", name="baresip", root=None):
+                 contacts="", name="baresip", root=None, wrap=None):
         self.confdir = lab.path(name)
         self.moddir = os.path.join(self.confdir, "modules")
         os.makedirs(self.moddir, exist_ok=True)
@@ -1113,7 +1119,8 @@ class Baresip(Proc):
         self.ctrl = None
         self.died = None     # why it ended, when not by our SIGTERM
         self.stopped = False
-        super().__init__(lab, name, baresip_argv(self.confdir, root=root),
+        super().__init__(lab, name, baresip_argv(self.confdir, root=root,
+                                                 wrap=wrap),
                          lab.path(name + ".log"))
 
     def write(self, name, text):
@@ -1668,6 +1675,11 @@ class Lab:
         everything else 200 OK."""
         return self.sipp("registrar_expires", ip, port, deadcall_wait=0,
                          extra=["-key", "expires", str(expires)])
+
+    def register_silent(self, ip, port=5060):
+        """A server answering everything but REGISTER, which it never
+        answers (contrib/lab/sipp/register_silent.xml)."""
+        return self.sipp("register_silent", ip, port, deadcall_wait=0)
 
     def registrar_rewrites_contact(self, ip, port=5060):
         """A registrar whose 200 OK names another Contact than the

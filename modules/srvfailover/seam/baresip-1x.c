@@ -60,6 +60,14 @@ void seam_fd_close(struct seam_fd *w)
 }
 
 
+/* 1.x's ua_unregister() lets the register client go: libre sends the
+ * un-REGISTER after the request in flight */
+void seam_unregister(struct ua *ua)
+{
+	ua_unregister(ua);
+}
+
+
 const char *seam_event_str(enum ua_event ev)
 {
 	return uag_event_str(ev);

@@ -73,6 +73,16 @@ int seam_fd_listen(struct seam_fd *w, int fd, int flags, fd_h *h,
 }
 
 
+/* 4.x's ua_unregister() sends the un-REGISTER at once, on the register
+ * client of a REGISTER still in flight: libre then writes into the
+ * client after freeing it (re 4.10 sipreg_unregister()). Letting the
+ * client go, as 1.x's ua_unregister() does, waits for that answer. */
+void seam_unregister(struct ua *ua)
+{
+	ua_stop_register(ua);
+}
+
+
 const char *seam_event_str(enum ua_event ev)
 {
 	return bevent_str(ev);

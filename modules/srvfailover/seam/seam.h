@@ -32,6 +32,10 @@ const char *seam_event_str(enum ua_event ev);
 /** Raise MWI_NOTIFY on ua with a NOTIFY's body, as mwi.so would */
 void seam_mwi_notify(struct ua *ua, const uint8_t *body, size_t len);
 
+/** Stop registering ua: an un-REGISTER once the REGISTER in flight, if
+ * any, is answered (and only if it was registered) */
+void seam_unregister(struct ua *ua);
+
 /** A descriptor libre watches (re 4.x keeps a handle for it) */
 struct seam_fd {
 	int fd;                 /* -1: none */

@@ -156,7 +156,7 @@ static void do_unregister(struct sfo_server *srv, void *arg)
 	if (stopping)
 		return;
 
-	ua_unregister(srv->ua);
+	seam_unregister(srv->ua);
 	(void)account_set_regint(ua_account(srv->ua), 0);
 }
 
