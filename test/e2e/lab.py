@@ -1067,8 +1067,8 @@ def baresip_argv(confdir, *args, root=None, wrap=None):
     root = BARESIP_ROOT if root is None else root
     chroot = ["chroot", root] if root else []
     # wrap: a command baresip runs under (a list), by default
-    # SFO_BARESIP_WRAP's (debugging: e.g. "valgrind --log-file=vg.log",
-    # the log in the lab dir)
+    # SFO_BARESIP_WRAP's (debugging: e.g. "valgrind --log-file=/tmp/x"; an
+    # absolute path: chroot(1) starts in the system's /)
     if wrap is None:
         wrap = os.environ.get("SFO_BARESIP_WRAP", "").split()
     return chroot + ["stdbuf", "-oL", "-eL"] + wrap + [binary, "-f",

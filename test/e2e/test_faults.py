@@ -56,7 +56,7 @@ def test_server_given_up_with_register_in_flight_memory_sound(lab):
     for ip in SERVERS[1:]:
         lab.kamailio(ip)
     b = lab.baresip(lab.module, srvfailover=config("cisco"),
-                    wrap=["valgrind", "--log-file=valgrind.log",
+                    wrap=["valgrind", "--log-file=" + lab.path("valgrind.log"),
                           "--num-callers=30"])
     L.wait_for(lambda: L.working(b.status(), USER) == 2, 30,
                "working server 2")

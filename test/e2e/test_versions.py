@@ -33,7 +33,8 @@ def assert_refused_line(b):
           if "built for baresip %s, but this baresip is %s" % (v, found)
           in line]
     assert ok, "the line names neither build nor baresip right: " + line
-    assert "install" in line.lower(), "the line says nothing of what to do: " + line
+    assert "install" in line.lower(), \
+        "the line says nothing of what to do: " + line
 
 
 def assert_unlinkable(b):
