@@ -66,8 +66,6 @@ enum {
 	SFO_DEAD_CHECK_SHIFT = 2,    /* a dead server: checks 1, 2, 4 x
 					further apart                   */
 	SFO_USER_MAX = 63,           /* bytes of a user ID              */
-	SFO_EXPIRES_MAX = 4000000,   /* s granted: libre counts the wait
-					in ms in 32 bits (4294967 s) */
 	SFO_MWI_BODY_MAX = 4096,     /* bytes of a message-summary      */
 	SFO_PIDF_MAX = 16384,        /* bytes of a presence document    */
 	SFO_PUBINT_MIN = 60,         /* s: shortest presence PUBLISH    */
@@ -120,6 +118,8 @@ struct sfo_server {
 	bool probing;              /* REGISTER sent as a probe          */
 	uint64_t probe_at;         /* next check of a non-working one   */
 	uint64_t retry_at;         /* no REGISTER before (back-off)     */
+	uint64_t refresh_at;       /* our own refresh of a registration
+				      granted longer than asked         */
 	uint32_t retry_after;      /* s, from the 503 being handled     */
 	unsigned reg_fails;        /* consecutive registration failures */
 	bool refused;              /* the registrar refused the user or
@@ -310,6 +310,7 @@ void sfo_call_failed(struct sfo_server *srv, uint16_t scode,
 		     const char *text, uint64_t now);
 void sfo_retry_after(struct sfo_server *srv, uint32_t secs);
 void sfo_refresh_sent(struct sfo_server *srv, uint64_t now);
+int  sfo_granted(struct sfo_server *srv, uint32_t expires, uint64_t now);
 void sfo_binding_lost(struct sfo_server *srv, uint64_t now);
 void sfo_unregistered(struct sfo_server *srv, uint64_t now);
 uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);

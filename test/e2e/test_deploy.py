@@ -541,6 +541,53 @@ def test_registrar_grants_expires_wrapping_libre_timer(lab):
     absurd_expiry(lab, 4772186)
 
 
+def longer_grant(lab, expires):
+    """Server 1 grants EXPIRES (far more than regint=60): the phone keeps
+    the registration and refreshes it itself at half the regint (libre
+    would wait 90 % of the grant, past 2^32 ms even wrapping): over 40 s
+    from the first 200, server 1 registered and working throughout, and
+    one refresh REGISTER at 30 s (at most one un-REGISTER beside it: the
+    old register client lets go), not a storm."""
+    lab.capture()
+    lab.registrar_expires(S1, expires)
+    for ip in (S2, S3):
+        lab.kamailio(ip)
+    lab.uas()
+    b = lab.baresip(lab.module, srvfailover=config("cisco"))
+    first = lab.wire_until(lambda m: L.registers_ok(m, S1, src=L.PHONE), 10,
+                           "a REGISTER to %s answered 200" % S1)[0][1].t
+    L.wait_for(lambda: L.working(b.status(), USER) == 1, 5,
+               "server 1 working")
+    while time.time() < first + 40:
+        st = b.status()
+        s1 = server_of(L.line_of(st, USER), 1)
+        assert L.working(st, USER) == 1 and s1.get("state") in (
+            "Registered", "Registered*"), "%.1f s after the grant of " \
+            "expires=%d: %s" % (time.time() - first, expires, describe(st))
+        time.sleep(1)
+    msgs = lab.wire()
+    regs = transactions(msgs, S1, since=first + 0.5, unregister=False)
+    unreg = transactions(msgs, S1, since=first + 0.5, unregister=True)
+    assert len(regs) == 1 and 25 <= regs[0].t - first <= 36, \
+        "want one refresh REGISTER about 30 s after the first 200 " \
+        "(expires=%d):\n%s" % (expires, L.summary(regs + unreg))
+    assert len(unreg) <= 1, L.summary(unreg)
+    assert b.running()
+
+
+def test_registrar_grants_expires_999999999_kept(lab):
+    longer_grant(lab, 999999999)
+
+
+def test_registrar_grants_expires_2_32_minus_1_kept(lab):
+    """4294967295 s: libre's wait wraps to 49.7 days"""
+    longer_grant(lab, 4294967295)
+
+
+test_registrar_grants_expires_999999999_kept.timeout = 90
+test_registrar_grants_expires_2_32_minus_1_kept.timeout = 90
+
+
 def test_registrar_rewriting_the_contact_still_registers(lab):
     """A 200 OK whose Contact is not the phone's (an SBC rewrote it) is a
     registration: server 1 is registered and working and stays so,

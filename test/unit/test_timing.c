@@ -154,6 +154,73 @@ static void test_keepalive_by_register_refreshes(void **s)
 }
 
 
+/* Time passes with every check answered at once */
+static void answered_until(uint64_t from, uint64_t to)
+{
+	uint64_t t;
+	unsigned p;
+
+	for (t = from; t < to; t += 1000) {
+		sfo_tick(line1(), t);
+		for (p = 1; p <= 3; p++) {
+			if (srv(p)->req == SFO_REQ_OPTIONS)
+				alive(p, t);
+		}
+	}
+}
+
+
+/* regint=600: a registrar granting more is kept; the module refreshes
+ * at 300 s, libre would wait 90 % of the grant */
+static void test_longer_grant_is_kept_and_refreshed_at_half(void **s)
+{
+	(void)s;
+	up("cisco", "");
+
+	assert_int_equal(0, sfo_granted(srv(1), 999999999, 1000));
+	ok(1, 1000);
+	assert_int_equal(301000, srv(1)->refresh_at);
+	assert_int_equal(301000, sfo_next_wake(line1(), 300000));
+
+	answered_until(2000, 300000);
+	clear();
+	sfo_tick(line1(), 300999);
+	assert_false(has("reg 1"));
+	sfo_tick(line1(), 301000);
+	assert_true(has("reg 1"));
+	assert_int_equal(SFO_REQ_REGISTER, srv(1)->req);
+	assert_string_equal("Registered", state(1));
+	assert_ptr_equal(srv(1), line1()->working);
+
+	/* the refresh's answer arms the next one */
+	assert_int_equal(0, sfo_granted(srv(1), 999999999, 301050));
+	ok(1, 301050);
+	assert_int_equal(601050, srv(1)->refresh_at);
+
+	/* granted what was asked, or less: libre refreshes by itself */
+	assert_int_equal(0, sfo_granted(srv(1), 600, 700000));
+	assert_int_equal(0, srv(1)->refresh_at);
+	assert_int_equal(0, sfo_granted(srv(1), 60, 700000));
+	assert_int_equal(0, srv(1)->refresh_at);
+}
+
+
+/* libre waits expires * 900 ms in 32 bits: 2^32 - 1 s wraps to 49.7
+ * days (kept), 4772186 s to 104 ms (a REGISTER loop: refused), and 0
+ * is no binding */
+static void test_grant_the_stack_cannot_keep_is_refused(void **s)
+{
+	(void)s;
+	up("cisco", "");
+
+	assert_int_equal(0, sfo_granted(srv(1), 4294967295u, 100));
+	assert_int_equal(0, sfo_granted(srv(1), 4772185, 100));
+	assert_int_equal(ERANGE, sfo_granted(srv(1), 4772186, 100));
+	assert_int_equal(ERANGE, sfo_granted(srv(1), 0, 100));
+	assert_int_equal(EINVAL, sfo_granted(NULL, 600, 100));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +232,8 @@ int main(void)
 		T(test_keepalive_loss_threshold),
 		T(test_keepalive_answer_resets_the_count),
 		T(test_keepalive_by_register_refreshes),
+		T(test_longer_grant_is_kept_and_refreshed_at_half),
+		T(test_grant_the_stack_cannot_keep_is_refused),
 	};
 
 	return cmocka_run_group_tests_name("timing", tests, NULL, NULL);

@@ -229,7 +229,14 @@ static void act(struct sfo_line *line, struct sfo_server *srv, uint64_t now)
 		srv->reg = SFO_REG_IDLE;
 		srv->req = SFO_REQ_NONE;
 		srv->probing = false;
+		srv->refresh_at = 0;
 		unreg(srv);
+	}
+	else if (srv->refresh_at && now >= srv->refresh_at &&
+		 srv->reg == SFO_REG_OK && srv->req == SFO_REQ_NONE) {
+
+		srv->refresh_at = 0;
+		register_now(srv, now);
 	}
 	else if (sfo_probe_due(line, srv, now)) {
 
@@ -682,6 +689,42 @@ void sfo_unregistered(struct sfo_server *srv, uint64_t now)
 }
 
 
+/* libre waits 90 % of the granted expiry before it refreshes, counted
+ * in milliseconds in 32 bits: past 4772185 s the wait wraps around */
+static uint64_t libre_wait_ms(uint32_t expires)
+{
+	return (uint32_t)(expires * 900ULL);
+}
+
+
+/**
+ * The expiry a registrar granted for the registration in use (its 2xx,
+ * before the stack acts on it). Longer than asked is the registrar's
+ * right: the registration is kept, and refreshed at half the regint
+ * asked, as a desk phone does, since libre would wait 90 % of it.
+ *
+ * @return 0, or ERANGE for an expiry the stack cannot keep: 0 (no
+ *         binding) or one whose wait wraps to less than that (libre
+ *         would REGISTER again and again)
+ */
+int sfo_granted(struct sfo_server *srv, uint32_t expires, uint64_t now)
+{
+	uint64_t half;
+
+	if (!srv)
+		return EINVAL;
+
+	half = srv->regint * 500ULL;
+	if (!expires || (expires * 900ULL > UINT32_MAX &&
+			 libre_wait_ms(expires) < half))
+		return ERANGE;
+
+	srv->refresh_at = expires > srv->regint ? now + half : 0;
+
+	return 0;
+}
+
+
 /**
  * The stack sent a refresh REGISTER to a registered server: it must be
  * answered within the server's budget, like any request of the module
@@ -775,6 +818,7 @@ uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now)
 
 		earliest(&at, srv->probe_at, now);
 		earliest(&at, srv->retry_at, now);
+		earliest(&at, srv->refresh_at, now);
 	}
 
 	if (line->degraded && line->fb == SFO_FB_DELAY)

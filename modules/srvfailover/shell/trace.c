@@ -119,39 +119,61 @@ static void unregister_sent(struct sfo_server *srv, const struct sip_msg *msg)
 }
 
 
+/* The expiry granted to our Contact (its user is the user agent's), as
+ * libre reads it: the Contact's expires, else the Expires header */
 static bool contact_expires(const struct sip_hdr *hdr,
 			    const struct sip_msg *msg, void *arg)
 {
-	uint32_t *absurd = arg;
+	struct sfo_server *srv = arg;
 	struct sip_addr addr;
 	struct pl v;
-	uint32_t secs;
 	(void)msg;
 
 	if (sip_addr_decode(&addr, &hdr->val) ||
-	    msg_param_decode(&addr.params, "expires", &v) ||
-	    sfo_delta_seconds(&secs, &v))
+	    pl_strcmp(&addr.uri.user, ua_cuser(srv->ua)))
 		return false;
 
-	if (secs && secs <= SFO_EXPIRES_MAX)
-		return false;
+	return !msg_param_decode(&addr.params, "expires", &v) ||
+		pl_isset(&msg->expires);
+}
 
-	*absurd = secs;
 
-	return true;
+static uint32_t granted_expires(struct sfo_server *srv,
+				const struct sip_msg *msg, bool *said)
+{
+	const struct sip_hdr *hdr;
+	struct sip_addr addr;
+	struct pl v;
+	uint32_t secs = 0;
+
+	hdr = sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
+				srv);
+	*said = true;
+	if (hdr && !sip_addr_decode(&addr, &hdr->val) &&
+	    !msg_param_decode(&addr.params, "expires", &v) &&
+	    !sfo_delta_seconds(&secs, &v))
+		return secs;
+
+	if (hdr && !sfo_delta_seconds(&secs, &msg->expires))
+		return secs;
+
+	*said = false;
+	return 0;
 }
 
 
 /* The answer to a REGISTER: a late un-REGISTER's (the binding is
  * gone), the one withdrawing the registration before the module
- * registers again, or to the registration in use. An expiry of 0 for a
- * REGISTER, or one that wraps libre's timer, would make libre
- * re-REGISTER in a tight loop: a failure, tried again on the back-off */
+ * registers again, or to the registration in use. The core judges the
+ * expiry granted: one the stack cannot keep (0, or one that wraps
+ * libre's timer to a tight loop) is a failure, tried again on the
+ * back-off; one longer than asked is kept and refreshed by the core. */
 static void registered(const struct sip_msg *msg, const struct sa *peer)
 {
 	struct sfo_server *srv = server_of(msg, peer);
-	uint32_t absurd = 1;
-	char text[64];
+	uint32_t expires;
+	char text[80];
+	bool said;
 
 	if (!srv)
 		return;
@@ -175,12 +197,14 @@ static void registered(const struct sip_msg *msg, const struct sa *peer)
 		return;
 	}
 
-	if (!sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
-			       &absurd))
+	/* a registrar that names no Contact of ours: libre keeps what it
+	 * asked, and so does the core */
+	expires = granted_expires(srv, msg, &said);
+	if (!said || !sfo_granted(srv, expires, shell_now()))
 		return;
 
 	re_snprintf(text, sizeof(text), "%u %r, but registrar granted"
-		    " expires=%u", msg->scode, &msg->reason, absurd);
+		    " expires=%u", msg->scode, &msg->reason, expires);
 	srv->no_reg_ok = true;
 	sfo_reg_failed(srv, msg->scode, text, shell_now());
 }
