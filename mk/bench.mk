@@ -9,6 +9,8 @@
 #                         the REGISTER surge of SURGE_PHONES phones started
 #                         together with srvfailover_start_delay 0 and 10
 #                         beside stock baresip, the fleet view (~8 min)
+#   make bench B=upstream the same for upstream baresip 4.10.0 (built
+#                         from source by test/upstream/prefix.sh)
 #   make bench MWI=1      voicemail and presence on every phone and server
 #                         (mwi.so, presence.so, a p2p contact, pubint;
 #                         kamailio's presence modules): their SUBSCRIBEs
@@ -17,8 +19,8 @@
 #                         test/bench/bench.py --help)
 #
 # Needs root (private network namespaces). Prints a table; writes
-# build/bench/results.csv, build/bench/runs.json, build/bench/timeline.png,
-# build/bench/fleet.json.
+# in build/bench/ (B=upstream: build/bench-upstream/) results.csv,
+# runs.json, timeline.png, fleet.json.
 # Targets are printed as ok/MISS; they never fail the build.
 
 RUNS       ?= 3
@@ -30,10 +32,21 @@ BENCH_ARGS ?=
 
 .PHONY: bench
 
+# B=upstream: upstream baresip 4.10.0 (test/upstream/prefix.sh), the
+# module built for it, beside that baresip without it
+UPSTREAM_PREFIX = $(shell test/upstream/prefix.sh path)
+BENCH_MODULE = $(if $(filter upstream,$(B)),$\
+	build/baresip-4.10.0/srvfailover.so,$(MODULE))
+
 bench: deps all
-	@PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/bench/bench.py \
-		--module "$(CURDIR)/$(MODULE)" --runs $(RUNS) \
-		--out "$(CURDIR)/build/bench" \
+	@$(if $(filter upstream,$(B)),test/upstream/prefix.sh prepare \
+		>/dev/null && PKG_CONFIG_PATH=$(UPSTREAM_PREFIX)/lib/pkgconfig \
+		$(MAKE) --no-print-directory BARESIP_VERSION=4.10.0 \
+		MODULE=$(BENCH_MODULE) all,true)
+	@$(if $(filter upstream,$(B)),SFO_BARESIP_PREFIX=$(UPSTREAM_PREFIX)) \
+		PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/bench/bench.py \
+		--module "$(CURDIR)/$(BENCH_MODULE)" --runs $(RUNS) \
+		--out "$(CURDIR)/build/bench$(if $(B),-$(B))" \
 		$(if $(filter-out 0,$(QUICK)),--quick) \
 		$(if $(filter-out 0,$(MWI)),--mwi) \
 		$(if $(filter-out 0,$(FLEET)),--fleet) \

@@ -1,4 +1,6 @@
-"""`make bench`: srvfailover's figures beside stock baresip 1.0.0.
+"""`make bench`: srvfailover's figures beside stock baresip (bookworm's
+1.0.0; with SFO_BARESIP_PREFIX, the upstream baresip installed there:
+make bench B=upstream).
 
     test/bench/bench.py --module /abs/srvfailover.so [--runs N] [--quick]
                         [--kinds 503,tcp,icmp,hang,drop] [--mwi]
@@ -510,8 +512,7 @@ def on_sigterm(signum, frame):
 
 def child_run(args):
     signal.signal(signal.SIGTERM, on_sigterm)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
-                   timeout=10)
+    L.net_up()
     log = make_log(args.dir)
     result = {"ok": False}
     lab = B.BenchLab(args.dir, args.module)
@@ -542,8 +543,7 @@ COST_LINES = [0, 1, 8, 32]
 
 def child_cost(args):
     signal.signal(signal.SIGTERM, on_sigterm)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
-                   timeout=10)
+    L.net_up()
     log = make_log(args.dir)
     result = {"ok": False}
     lab = B.BenchLab(args.dir, args.module)
@@ -1068,8 +1068,7 @@ def timeline(tl, png, workdir):
 def child_timeline(args):
     """One phone, one failover and fail-back, JSON polled every 100 ms."""
     signal.signal(signal.SIGTERM, on_sigterm)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
-                   timeout=10)
+    L.net_up()
     result = {"ok": False}
     lab = B.BenchLab(args.dir, args.module)
     mode, kind = args.mode, args.kind
@@ -1129,8 +1128,7 @@ def child_fleet(args):
     by srvfailover-ctl fleet, 3 times; the medians of --json and the
     table."""
     signal.signal(signal.SIGTERM, on_sigterm)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
-                   timeout=10)
+    L.net_up()
     lab = B.BenchLab(args.dir, args.module)
     result = {"ok": False}
     ctl = os.path.join(B.TOP, "contrib", "srvfailover-ctl")
@@ -1202,8 +1200,7 @@ def child_mqtt(args):
     the phone sent while idle; then server 1 killed: the messages on the
     broker for that one switch."""
     signal.signal(signal.SIGTERM, on_sigterm)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
-                   timeout=10)
+    L.net_up()
     log = make_log(args.dir)
     lab = B.BenchLab(args.dir, args.module)
     result = {"ok": False}
@@ -1323,8 +1320,7 @@ def child_surge(args):
     cut. From the capture: the REGISTERs server 1 (the PBX) gets, peak
     per 1 s, and the spread of the phones' first REGISTERs."""
     signal.signal(signal.SIGTERM, on_sigterm)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
-                   timeout=10)
+    L.net_up()
     lab = B.BenchLab(args.dir, args.module)
     result = {"ok": False}
     try:
@@ -1656,8 +1652,9 @@ def main():
     print_table(rows, modes, kinds, window, sys.stdout)
     write_csv(rows, os.path.join(args.out, "results.csv"))
     write_summary(rows, modes, kinds, os.path.join(args.out, "summary.md"),
-                  "<!-- make bench: %d run(s), module sha256 %s..., %s -->"
-                  % (runs, build, time.strftime("%Y-%m-%d %H:%M")))
+                  "<!-- make bench: baresip %s, %d run(s), module sha256 "
+                  "%s..., %s -->" % (L.baresip_version(), runs, build,
+                                     time.strftime("%Y-%m-%d %H:%M")))
     with open(os.path.join(args.out, "runs.json"), "w") as f:
         json.dump({"module_sha256": build, "results": results,
                    "cost": costs}, f)

@@ -119,46 +119,32 @@ static void unregister_sent(struct sfo_server *srv, const struct sip_msg *msg)
 }
 
 
-/* The expiry granted to our Contact (its user is the user agent's), as
- * libre reads it: the Contact's expires, else the Expires header */
+struct grant {
+	const char *cuser;
+	uint32_t secs;
+	bool said;
+};
+
+
+/* Our Contact (its user is the user agent's) and the expiry granted to
+ * it, as libre reads it: its expires parameter, else the Expires header */
 static bool contact_expires(const struct sip_hdr *hdr,
 			    const struct sip_msg *msg, void *arg)
 {
-	struct sfo_server *srv = arg;
+	struct grant *g = arg;
 	struct sip_addr addr;
 	struct pl v;
-	(void)msg;
 
 	if (sip_addr_decode(&addr, &hdr->val) ||
-	    pl_strcmp(&addr.uri.user, ua_cuser(srv->ua)))
+	    pl_strcmp(&addr.uri.user, g->cuser))
 		return false;
 
-	return !msg_param_decode(&addr.params, "expires", &v) ||
-		pl_isset(&msg->expires);
-}
+	if (msg_param_decode(&addr.params, "expires", &v))
+		v = msg->expires;
 
+	g->said = !sfo_delta_seconds(&g->secs, &v);
 
-static uint32_t granted_expires(struct sfo_server *srv,
-				const struct sip_msg *msg, bool *said)
-{
-	const struct sip_hdr *hdr;
-	struct sip_addr addr;
-	struct pl v;
-	uint32_t secs = 0;
-
-	hdr = sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
-				srv);
-	*said = true;
-	if (hdr && !sip_addr_decode(&addr, &hdr->val) &&
-	    !msg_param_decode(&addr.params, "expires", &v) &&
-	    !sfo_delta_seconds(&secs, &v))
-		return secs;
-
-	if (hdr && !sfo_delta_seconds(&secs, &msg->expires))
-		return secs;
-
-	*said = false;
-	return 0;
+	return true;
 }
 
 
@@ -171,9 +157,8 @@ static uint32_t granted_expires(struct sfo_server *srv,
 static void registered(const struct sip_msg *msg, const struct sa *peer)
 {
 	struct sfo_server *srv = server_of(msg, peer);
-	uint32_t expires;
+	struct grant g = {NULL, 0, false};
 	char text[80];
-	bool said;
 
 	if (!srv)
 		return;
@@ -197,14 +182,16 @@ static void registered(const struct sip_msg *msg, const struct sa *peer)
 		return;
 	}
 
-	/* a registrar that names no Contact of ours: libre keeps what it
-	 * asked, and so does the core */
-	expires = granted_expires(srv, msg, &said);
-	if (!said || !sfo_granted(srv, expires, shell_now()))
+	/* a registrar that names no expiry of our Contact: libre keeps
+	 * what it asked */
+	g.cuser = ua_cuser(srv->ua);
+	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
+				&g);
+	if (!sfo_granted(srv, g.said ? g.secs : srv->regint, shell_now()))
 		return;
 
 	re_snprintf(text, sizeof(text), "%u %r, but registrar granted"
-		    " expires=%u", msg->scode, &msg->reason, expires);
+		    " expires=%u", msg->scode, &msg->reason, g.secs);
 	srv->no_reg_ok = true;
 	sfo_reg_failed(srv, msg->scode, text, shell_now());
 }
