@@ -292,9 +292,11 @@ def skipped(func, target):
     needs = getattr(func, "needs", None)
     if needs and not target.env().get(needs[0]):
         return "needs %s (%s)" % (needs[1], needs[0])
-    only = getattr(func, "baresip", None)
-    if only and only != target.version:
-        return "baresip %s only (this is %s)" % (only, target.version)
+    only = getattr(func, "baresip", None)  # a version, or a tuple
+    only = (only,) if isinstance(only, str) else only
+    if only and target.version not in only:
+        return "baresip %s only (this is %s)" % (" and ".join(only),
+                                                   target.version)
     return None
 
 

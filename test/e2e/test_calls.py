@@ -454,10 +454,10 @@ def test_cisco_invite_failover_then_hangup_cancels_on_server_2(lab):
 
 
 def test_dialdir_goes_through_working_server_and_fails_over(lab):
-    """baresip 1.1.0's menu has a second dialling command, dialdir: it is
-    routed like dial. Cisco mode: a dialdir to server 3 (Reachable, not
-    registered) goes through server 3's own account (menu alone would
-    take server 2's, the first unregistered one). Server 1 answers INVITE
+    """baresip 1.1.0's and 4.x's menu has a second dialling command,
+    dialdir: it is routed like dial. Cisco mode: a dialdir to server 3
+    (Reachable, not registered) goes through server 3's own account
+    (menu alone would take server 2's, the first unregistered one). Server 1 answers INVITE
     with 503: a bare dialdir goes to server 1, then again to server 2."""
     b, kams = start(lab, "cisco", defines={S1: ["INVITE_503"]})
     wait_steady(b, "cisco")
@@ -482,4 +482,5 @@ def test_dialdir_goes_through_working_server_and_fails_over(lab):
     hangup(b)
 
 
-test_dialdir_goes_through_working_server_and_fails_over.baresip = "1.1.0"
+test_dialdir_goes_through_working_server_and_fails_over.baresip = (
+    "1.1.0", "4.10.0")

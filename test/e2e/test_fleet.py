@@ -242,9 +242,10 @@ def test_fleet_view_and_its_exit_status(lab):
     assert rc == 0, out
 
 
-def test_fleet_switch_is_a_module_event_on_1_1_0(lab):
-    """baresip 1.1.0: a switch is also a module event, so ctrl_tcp (and
-    baresip's own mqtt) see it: srvfailover,switch,USER,FROM,TO,REASON."""
+def test_fleet_switch_is_a_module_event(lab):
+    """baresip 1.1.0 and 4.x: a switch is also a module event, so
+    ctrl_tcp (and baresip's own mqtt) see it:
+    srvfailover,switch,USER,FROM,TO,REASON."""
     b, kams = start(lab, "cisco")
     wait_steady(b, "cisco")
     t = time.time()
@@ -262,7 +263,7 @@ def test_fleet_switch_is_a_module_event_on_1_1_0(lab):
         switch("srvfailover,switch,")
 
 
-test_fleet_switch_is_a_module_event_on_1_1_0.baresip = "1.1.0"
+test_fleet_switch_is_a_module_event.baresip = ("1.1.0", "4.10.0")
 
 
 def test_fleet_tls_and_password_never_shown(lab):

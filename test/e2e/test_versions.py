@@ -137,4 +137,5 @@ def test_serreg_beside_the_module_is_named_at_start(lab):
     assert b.running()
 
 
-test_serreg_beside_the_module_is_named_at_start.baresip = "1.1.0"
+test_serreg_beside_the_module_is_named_at_start.baresip = ("1.1.0",
+                                                           "4.10.0")
