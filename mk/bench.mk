@@ -9,8 +9,8 @@
 #                         the REGISTER surge of SURGE_PHONES phones started
 #                         together with srvfailover_start_delay 0 and 10
 #                         beside stock baresip, the fleet view (~8 min)
-#   make bench B=upstream the same for upstream baresip 4.10.0 (built
-#                         from source by test/upstream/prefix.sh)
+#   make bench B=trixie   the same for trixie's baresip 1.1.0, B=upstream
+#                         for upstream's 4.10.0 (test/bench/bench.sh)
 #   make bench MWI=1      voicemail and presence on every phone and server
 #                         (mwi.so, presence.so, a p2p contact, pubint;
 #                         kamailio's presence modules): their SUBSCRIBEs
@@ -19,7 +19,7 @@
 #                         test/bench/bench.py --help)
 #
 # Needs root (private network namespaces). Prints a table; writes
-# in build/bench/ (B=upstream: build/bench-upstream/) results.csv,
+# in build/bench/ (B=trixie, upstream: build/bench-B/) results.csv,
 # runs.json, timeline.png, fleet.json.
 # Targets are printed as ok/MISS; they never fail the build.
 
@@ -32,21 +32,10 @@ BENCH_ARGS ?=
 
 .PHONY: bench
 
-# B=upstream: upstream baresip 4.10.0 (test/upstream/prefix.sh), the
-# module built for it, beside that baresip without it
-UPSTREAM_PREFIX = $(shell test/upstream/prefix.sh path)
-BENCH_MODULE = $(if $(filter upstream,$(B)),$\
-	build/baresip-4.10.0/srvfailover.so,$(MODULE))
-
+# B: which baresip (as for make test; none: bookworm's)
 bench: deps all
-	@$(if $(filter upstream,$(B)),test/upstream/prefix.sh prepare \
-		>/dev/null && PKG_CONFIG_PATH=$(UPSTREAM_PREFIX)/lib/pkgconfig \
-		$(MAKE) --no-print-directory BARESIP_VERSION=4.10.0 \
-		MODULE=$(BENCH_MODULE) all,true)
-	@$(if $(filter upstream,$(B)),SFO_BARESIP_PREFIX=$(UPSTREAM_PREFIX)) \
-		PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/bench/bench.py \
-		--module "$(CURDIR)/$(BENCH_MODULE)" --runs $(RUNS) \
-		--out "$(CURDIR)/build/bench$(if $(B),-$(B))" \
+	@test/bench/bench.sh $(or $(B),bookworm) --runs $(RUNS) \
+		--out "$(CURDIR)/build/bench$(if $(filter-out bookworm,$(B)),-$(B))" \
 		$(if $(filter-out 0,$(QUICK)),--quick) \
 		$(if $(filter-out 0,$(MWI)),--mwi) \
 		$(if $(filter-out 0,$(FLEET)),--fleet) \
