@@ -52,10 +52,13 @@ CORE_SRCS := $(addprefix modules/srvfailover/core/, \
 SHELL_SRCS := $(addprefix modules/srvfailover/shell/, shell.c file.c check.c \
 	hook.c dial.c message.c follow.c mwi.c presence.c mqtt.c trace.c \
 	keepalive.c probe.c resolve.c http.c webconn.c)
-# The seam: what differs between the baresip versions, one file each
-# (and what the two Debian ones share)
-SEAM_SRC := modules/srvfailover/seam/baresip-$(BARESIP_VERSION).c $\
-	$(if $(filter 1.%,$(BARESIP_VERSION)),modules/srvfailover/seam/baresip-1x.c)
+# The seam: what differs between the baresip versions, one file each,
+# and what some of them share (the two Debian ones; 1.1.0 and 4.x)
+SEAM_DIR := modules/srvfailover/seam
+SEAM_SRC := $(SEAM_DIR)/baresip-$(BARESIP_VERSION).c $\
+	$(if $(filter 1.%,$(BARESIP_VERSION)),$(SEAM_DIR)/baresip-1x.c) $\
+	$(if $(filter-out 1.0.0,$(BARESIP_VERSION)),$\
+		$(SEAM_DIR)/baresip-since-1.1.c)
 SHELL_CFLAGS := -Iinclude/baresip-$(BARESIP_VERSION) \
 	-Imodules/srvfailover/shell -Imodules/srvfailover/seam
 HDRS := $(wildcard include/*.h include/*/*.h modules/srvfailover/*/*.h)

@@ -94,42 +94,45 @@ ready() {  # ready NAME WHAT: NAME's tests may start ("ok") or not (WHAT)
 	mv "$work/$1.ready.new" "$work/$1.ready"
 }
 
-# In the background, output and counts in $work/trixie*;
-# $work/trixie.ready says "ok" once trixie's build is there, or why
-# there is none
-trixie_side() {
-	log=$work/trixie.log
-	if ! root=$("$root_sh" prepare trixie test 2>"$log") ||
-	   ! "$root_sh" enter trixie test chroot "$root" \
-		make --no-print-directory -C "$top" all unit \
-			MODULE=$trixie_build/srvfailover.so >>"$log" 2>&1; then
+# side NAME, in the background: NAME_build makes its baresip and the
+# module for it (output in $work/NAME.log), NAME_check runs its unit
+# tests and symbol check; output and counts in $work/NAME*, and
+# $work/NAME.ready says "ok" once the build is there, or why there is none
+side() {
+	log=$work/$1.log
+	if ! "$1_build" >"$log" 2>&1; then
 		cat "$log"
-		ready trixie "no trixie system or no build in it"
-		echo "0 0" >"$work/trixie.counts"
+		ready "$1" "no $1 baresip or no build for it"
+		echo "0 0" >"$work/$1.counts"
 		return
 	fi
-	ready trixie ok
-	units trixie "$top/$trixie_build" "$root_sh" run trixie test
-	SFO_BARESIP_ROOT=$root symbols trixie "$trixie" 1.1.0
-	echo "$pass $fail" >"$work/trixie.counts"
+	ready "$1" ok
+	"$1_check"
+	echo "$pass $fail" >"$work/$1.counts"
 }
 
-# The same for upstream's baresip: its prefix, the module built against it
-upstream_side() {
-	log=$work/upstream.log
-	if ! prefix=$("$prefix_sh" prepare 2>"$log") ||
-	   ! PKG_CONFIG_PATH=$prefix/lib/pkgconfig make --no-print-directory \
+trixie_build() {  # the trixie system, the module built inside it
+	root=$("$root_sh" prepare trixie test) &&
+	"$root_sh" enter trixie test chroot "$root" \
+		make --no-print-directory -C "$top" all unit \
+			MODULE=$trixie_build/srvfailover.so
+}
+
+trixie_check() {
+	units trixie "$top/$trixie_build" "$root_sh" run trixie test
+	SFO_BARESIP_ROOT=$root symbols trixie "$trixie" 1.1.0
+}
+
+upstream_build() {  # upstream's prefix, the module built against it
+	prefix=$("$prefix_sh" prepare) &&
+	PKG_CONFIG_PATH=$prefix/lib/pkgconfig make --no-print-directory \
 		-C "$top" all unit BARESIP_VERSION=4.10.0 \
-		MODULE=$upstream_build/srvfailover.so >>"$log" 2>&1; then
-		cat "$log"
-		ready upstream "no upstream baresip or no build for it"
-		echo "0 0" >"$work/upstream.counts"
-		return
-	fi
-	ready upstream ok
+		MODULE=$upstream_build/srvfailover.so
+}
+
+upstream_check() {
 	units upstream "$top/$upstream_build"
 	SFO_BARESIP_PREFIX=$prefix symbols upstream "$upstream" 4.10.0
-	echo "$pass $fail" >"$work/upstream.counts"
 }
 
 targets=
@@ -138,7 +141,7 @@ if want trixie; then
 	rm -f "$trixie"
 	echo "trixie: preparing the system and building the module in it" \
 	     "(in the background)"
-	trixie_side >"$work/trixie.out" 2>&1 &
+	side trixie >"$work/trixie.out" 2>&1 &
 	targets="--target name=trixie,module=$trixie,system=trixie,ready=$work/trixie.ready"
 fi
 
@@ -146,7 +149,7 @@ if want upstream; then
 	rm -f "$upstream"
 	echo "upstream: building baresip 4.10.0 (once) and the module for" \
 	     "it (in the background)"
-	upstream_side >"$work/upstream.out" 2>&1 &
+	side upstream >"$work/upstream.out" 2>&1 &
 	targets="$targets --target name=upstream,module=$upstream,prefix=$("$prefix_sh" path),ready=$work/upstream.ready"
 fi
 

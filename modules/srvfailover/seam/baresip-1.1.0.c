@@ -1,12 +1,9 @@
 /**
  * @file baresip-1.1.0.c  The seam for baresip 1.1.0 (Debian trixie)
  *
- * baresip 1.1.0 has no current user agent (menu follows the calls'
- * events for hangup and accept), and ua_connect() takes the URI as
- * given. menu's dial takes its user agent from a trailing index into
- * uag_list() ("dial 200 1"; its carg->data path loses the URI), dialdir
- * from carg->data. A switch is also a module event (ctrl_tcp and
- * baresip's mqtt show it).
+ * ua_connect() takes the URI as given. menu's dial takes its user agent
+ * from a trailing index into uag_list() ("dial 200 1"; its carg->data
+ * path loses the URI). The rest is 4.x's too (baresip-since-1.1.c).
  */
 #include <string.h>
 #include <re.h>
@@ -20,26 +17,6 @@ const char seam_version[] = SFO_BARESIP_VERSION;
 bool seam_symbols(void)
 {
 	return account_uri_complete != NULL && module_event != NULL;
-}
-
-
-void seam_switch_event(struct ua *ua, const char *user, unsigned from,
-		       unsigned to, const char *reason)
-{
-	module_event("srvfailover", "switch", ua, NULL, "%s,%u,%u,%s", user,
-		     from, to, reason);
-}
-
-
-struct ua *seam_current(void)
-{
-	return NULL;
-}
-
-
-void seam_current_set(struct ua *ua)
-{
-	(void)ua;
 }
 
 
@@ -109,21 +86,9 @@ static int dial_run(re_printf_h *h, struct re_printf *pf,
 }
 
 
-static int dialdir_run(re_printf_h *h, struct re_printf *pf,
-		       const struct cmd_arg *carg, struct ua *ua)
-{
-	struct cmd_arg arg = *carg;
-
-	if (ua)
-		arg.data = ua;
-
-	return h(pf, &arg);
-}
-
-
 const struct seam_dial seam_dialv[] = {
 	{"dial",    dial_run},
-	{"dialdir", dialdir_run},
+	{"dialdir", seam_dialdir_run},
 };
 
 const size_t seam_dialc = ARRAY_SIZE(seam_dialv);

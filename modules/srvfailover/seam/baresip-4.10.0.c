@@ -2,9 +2,9 @@
  * @file baresip-4.10.0.c  The seam for upstream baresip 4.x (4.10.0)
  *
  * Events are bevents, read through getters; libre (re 4.x) watches a
- * descriptor through a handle. There is no current user
- * agent; ua_connect() takes the URI as given. menu's dial and dialdir
- * take their user agent from carg->data (the URI from carg->prm). A
+ * descriptor through a handle. ua_connect() takes the URI as given.
+ * menu's dial takes its user agent from carg->data, as dialdir does
+ * (baresip-since-1.1.c, with the rest 1.1.0 and 4.x share). A
  * build refuses any other release than its own: the struct layouts and
  * event numbers it was built with are not promised between releases.
  */
@@ -95,26 +95,6 @@ void seam_mwi_notify(struct ua *ua, const uint8_t *body, size_t len)
 }
 
 
-void seam_switch_event(struct ua *ua, const char *user, unsigned from,
-		       unsigned to, const char *reason)
-{
-	module_event("srvfailover", "switch", ua, NULL, "%s,%u,%u,%s", user,
-		     from, to, reason);
-}
-
-
-struct ua *seam_current(void)
-{
-	return NULL;
-}
-
-
-void seam_current_set(struct ua *ua)
-{
-	(void)ua;
-}
-
-
 int seam_connect(struct ua *ua, struct call **callp, const char *uri)
 {
 	struct pl pl;
@@ -131,33 +111,21 @@ int seam_connect(struct ua *ua, struct call **callp, const char *uri)
 }
 
 
-/* menu takes the user agent from carg->data, the URI from carg->prm */
-static int dialdir_run(re_printf_h *h, struct re_printf *pf,
-		       const struct cmd_arg *carg, struct ua *ua)
-{
-	struct cmd_arg arg = *carg;
-
-	if (ua)
-		arg.data = ua;
-
-	return h(pf, &arg);
-}
-
-
-/* a dial that names its own user agent ("dial 200 1") stays as written */
+/* menu's dial takes the user agent from carg->data too (the URI from
+ * carg->prm); one that names its own ("dial 200 1") stays as written */
 static int dial_run(re_printf_h *h, struct re_printf *pf,
 		    const struct cmd_arg *carg, struct ua *ua)
 {
 	if (strchr(str_isset(carg->prm) ? carg->prm : "", ' '))
 		return h(pf, (void *)carg);
 
-	return dialdir_run(h, pf, carg, ua);
+	return seam_dialdir_run(h, pf, carg, ua);
 }
 
 
 const struct seam_dial seam_dialv[] = {
 	{"dial",    dial_run},
-	{"dialdir", dialdir_run},
+	{"dialdir", seam_dialdir_run},
 };
 
 const size_t seam_dialc = RE_ARRAY_SIZE(seam_dialv);

@@ -72,6 +72,10 @@ struct seam_dial {
 		   const struct cmd_arg *carg, struct ua *ua);
 };
 
+/** dialdir's run where menu reads carg->data (1.1.0 and later) */
+int  seam_dialdir_run(re_printf_h *h, struct re_printf *pf,
+		      const struct cmd_arg *carg, struct ua *ua);
+
 /** menu's dialling commands of this version */
 extern const struct seam_dial seam_dialv[];
 extern const size_t seam_dialc;
