@@ -403,6 +403,8 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	 * that ua_destroy() takes away says SHUTDOWN too: not a quit.) */
 	if (ev == UA_EVENT_SHUTDOWN && !stopping && ua != destroying) {
 		stopping = true;
+		/* answers still come, for user agents about to go */
+		trace_close();
 		dial_stop();
 		msg_stop();
 		mwi_close();
