@@ -55,9 +55,11 @@ def test_server_given_up_with_register_in_flight_memory_sound(lab):
     lab.register_silent(SERVERS[0])
     for ip in SERVERS[1:]:
         lab.kamailio(ip)
-    b = lab.baresip(lab.module, srvfailover=config("cisco"),
-                    wrap=["valgrind", "--log-file=" + lab.path("valgrind.log"),
-                          "--num-callers=30"])
+    # (valgrind starts baresip slowly, the more so beside other tests)
+    b = lab.baresip_proc = L.Baresip(
+        lab, lab.module, srvfailover=config("cisco"),
+        wrap=["valgrind", "--log-file=" + lab.path("valgrind.log"),
+              "--num-callers=30"]).start(timeout=60)
     L.wait_for(lambda: L.working(b.status(), USER) == 2, 30,
                "working server 2")
     time.sleep(2)
@@ -75,4 +77,4 @@ def test_server_given_up_with_register_in_flight_memory_sound(lab):
         "valgrind: %s; %s" % (errors[:5], log[-3000:])
 
 
-test_server_given_up_with_register_in_flight_memory_sound.timeout = 90
+test_server_given_up_with_register_in_flight_memory_sound.timeout = 150
