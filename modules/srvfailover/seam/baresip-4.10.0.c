@@ -64,12 +64,18 @@ void seam_fd_close(struct seam_fd *w)
 int seam_fd_listen(struct seam_fd *w, int fd, int flags, fd_h *h,
 		   void *arg)
 {
+	struct re_fhs *fhs;
+	int err;
+
 	if (w->fd >= 0 && w->fd != fd)
 		seam_fd_close(w);
 
 	w->fd = fd;
+	fhs = w->handle;
+	err = fd_listen(&fhs, fd, flags, h, arg);
+	w->handle = fhs;
 
-	return fd_listen((struct re_fhs **)&w->handle, fd, flags, h, arg);
+	return err;
 }
 
 

@@ -3,10 +3,11 @@
  *               behind one interface
  *
  * baresip-1.0.0.c (Debian bookworm), baresip-1.1.0.c (trixie) and
- * baresip-4.10.0.c (upstream) each implement it (the two Debian ones
- * share baresip-1x.c); the Makefile compiles the one for the baresip it
- * builds for, with that version's include/baresip-VERSION/
- * sfo_baresip_ver.h. The rest of the shell does not know which one runs.
+ * baresip-4.10.0.c (upstream) each implement it, with what several
+ * share (baresip-1x.c: the two Debian ones; baresip-since-1.1.c: 1.1.0
+ * and 4.x); the Makefile compiles those of the baresip it builds for,
+ * with that version's include/baresip-VERSION/sfo_baresip_ver.h. The
+ * rest of the shell does not know which one runs.
  */
 
 /** The baresip version this build is for, e.g. "1.0.0" */
