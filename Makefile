@@ -116,7 +116,8 @@ unit: $(UNIT_BINS)
 # Every suite runs; the summary line counts them all. End-to-end tests
 # run side by side: `make test -j1` one at a time, `-jN` N at once (default
 # 4x the cores); `T=name` runs only that end-to-end test (a file, a
-# pattern), on every baresip; `B=bookworm` or `B=trixie` that baresip only
+# pattern), on every baresip; `B=bookworm`, `B=trixie` or `B=upstream`
+# that baresip only
 E2E_JOBS = $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS)))
 test: deps
 	@$(MAKE) --no-print-directory all unit

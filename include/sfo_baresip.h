@@ -52,7 +52,6 @@ void ua_hangup(struct ua *ua, struct call *call,
 	       uint16_t scode, const char *reason);
 int  ua_update_account(struct ua *ua);
 int  ua_register(struct ua *ua);
-void ua_unregister(struct ua *ua);
 unsigned ua_destroy(struct ua *ua);
 struct account *ua_account(const struct ua *ua);
 const char *account_aor(const struct account *acc);

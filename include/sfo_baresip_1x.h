@@ -3,7 +3,8 @@
  *                          have and 4.x has not
  *
  * UA events with the user agent, call and text as arguments (4.x:
- * bevents), and info()/warning() as functions (4.x: macros).
+ * bevents), info()/warning() as functions (4.x: macros), and a
+ * ua_unregister() that lets the register client go (4.x sends at once).
  */
 
 typedef void (ua_event_h)(struct ua *ua, enum ua_event ev,
@@ -14,6 +15,7 @@ void uag_event_unregister(ua_event_h *eh);
 const char *uag_event_str(enum ua_event ev);
 void ua_event(struct ua *ua, enum ua_event ev, struct call *call,
 	      const char *fmt, ...);
+void ua_unregister(struct ua *ua);
 
 void info(const char *fmt, ...);
 void warning(const char *fmt, ...);

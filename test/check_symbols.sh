@@ -44,7 +44,8 @@ check() {
 # declared functions: "type name(" at the start of a declaration, in
 # the version's header and what it includes of ours
 ver=$top/include/baresip-$version/sfo_baresip_ver.h
-shared=$(sed -n 's|^#include "\(sfo_[a-z0-9_]*\.h\)"$|'"$top"'/include/\1|p' "$ver")
+shared=$(sed -n 's|^#include "\(sfo_[a-z0-9_]*\.h\)"$|\1|p' "$ver" |
+	sed "s|^|$top/include/|")
 for f in $(cat "$top/include/sfo_baresip.h" "$ver" $shared |
 	   grep -vE '^[[:space:]]|^typedef|^#|^/?\*' |
 	   sed 's/^__attribute__((weak)) //' |

@@ -142,7 +142,8 @@ if want trixie; then
 	echo "trixie: preparing the system and building the module in it" \
 	     "(in the background)"
 	side trixie >"$work/trixie.out" 2>&1 &
-	targets="--target name=trixie,module=$trixie,system=trixie,ready=$work/trixie.ready"
+	targets="--target name=trixie,module=$trixie,system=trixie"
+	targets="$targets,ready=$work/trixie.ready"
 fi
 
 if want upstream; then
@@ -150,7 +151,8 @@ if want upstream; then
 	echo "upstream: building baresip 4.10.0 (once) and the module for" \
 	     "it (in the background)"
 	side upstream >"$work/upstream.out" 2>&1 &
-	targets="$targets --target name=upstream,module=$upstream,prefix=$("$prefix_sh" path),ready=$work/upstream.ready"
+	targets="$targets --target name=upstream,module=$upstream"
+	targets="$targets,prefix=$("$prefix_sh" path),ready=$work/upstream.ready"
 fi
 
 if want bookworm; then
@@ -165,10 +167,10 @@ set -- $(counts) 0 1
 add "$1" "$2"
 
 wait
-for side in trixie upstream; do
-	want $side || continue
-	cat "$work/$side.out"
-	set -- $(cat "$work/$side.counts" 2>/dev/null) 0 1
+for name in trixie upstream; do
+	want $name || continue
+	cat "$work/$name.out"
+	set -- $(cat "$work/$name.counts" 2>/dev/null) 0 1
 	add "$1" "$2"
 done
 

@@ -3,8 +3,9 @@
  *                           (Debian bookworm) that 1.1.0 changed
  *
  * The functions that exist only in this version are weak: a build for
- * the other baresip still loads, and the seam's check refuses it with a
- * clear line instead of the dynamic linker's.
+ * the other Debian baresip still loads, and the seam's check refuses it
+ * with a clear line instead of the dynamic linker's (a 4.x build, or
+ * this one in 4.x, is refused by the dynamic linker).
  */
 
 #define SFO_BARESIP_VERSION "1.0.0"

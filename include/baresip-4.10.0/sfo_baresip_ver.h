@@ -53,6 +53,7 @@ const char *baresip_version(void);
 
 /* ua_unregister() sends at once, even with a REGISTER in flight (seam) */
 void ua_stop_register(struct ua *ua);
+const char *ua_local_cuser(const struct ua *ua);
 
 /* A module's own event, to ctrl_tcp and mqtt (a switch: seam.h) */
 void module_event(const char *module, const char *event, struct ua *ua,

@@ -1676,6 +1676,15 @@ class Lab:
         return self.sipp("registrar_expires", ip, port, deadcall_wait=0,
                          extra=["-key", "expires", str(expires)])
 
+    def registrar_two_devices(self, ip, expires, other, port=5060):
+        """A registrar whose 200 OK lists a binding of the phone's Contact
+        user at another address first (expires=OTHER), then the phone's
+        Contact (expires=EXPIRES)
+        (contrib/lab/sipp/registrar_two_devices.xml)."""
+        return self.sipp("registrar_two_devices", ip, port, deadcall_wait=0,
+                         extra=["-key", "expires", str(expires),
+                                "-key", "other", str(other)])
+
     def register_silent(self, ip, port=5060):
         """A server answering everything but REGISTER, which it never
         answers (contrib/lab/sipp/register_silent.xml)."""

@@ -32,8 +32,9 @@ PREFIX=$CACHE/baresip-$VERSION-$RECIPE
 MODULES="account;aubridge;auconv;auresamp;contact;ctrl_tcp;g711;menu;mwi"
 MODULES="$MODULES;presence;serreg;stdio"
 PKGS="cmake ninja-build pkg-config libssl-dev zlib1g-dev gcc make"
-URL_re=https://github.com/baresip/re/archive/refs/tags/v$VERSION.tar.gz
-URL_baresip=https://github.com/baresip/baresip/archive/refs/tags/v$VERSION.tar.gz
+TAGS=https://github.com/baresip
+URL_re=$TAGS/re/archive/refs/tags/v$VERSION.tar.gz
+URL_baresip=$TAGS/baresip/archive/refs/tags/v$VERSION.tar.gz
 
 say() { echo "srvfailover: upstream baresip $VERSION: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -110,6 +111,10 @@ build() {
 		die_log "baresip was configured against another libre"
 	: >"$PREFIX/.complete"
 	say "built in $PREFIX"
+	# the builds of earlier recipes go
+	for old in "$CACHE"/baresip-$VERSION-*; do
+		[ "$old" = "$PREFIX" ] || rm -rf "$old"
+	done
 }
 
 usage() {
@@ -126,14 +131,16 @@ esac
 
 if [ ! -e "$PREFIX/.complete" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
-		exec sudo -E "$0" "$@"
+		# (the cache variables carried over by name: sudo -E may not)
+		exec sudo -n env SFO_UPSTREAM_CACHE="$CACHE" \
+			SFO_UPSTREAM_SRC="$SRC" "$0" "$@"
 	fi
 	mkdir -p "$CACHE"
-	LOG=$CACHE/build-$VERSION.log
-	: >"$LOG"
 	# one build at a time (two runs of make test side by side)
 	exec 9>"$CACHE/.lock"
 	flock 9
+	LOG=$CACHE/build-$VERSION.log
+	: >"$LOG"
 	[ -e "$PREFIX/.complete" ] || build
 fi
 echo "$PREFIX"

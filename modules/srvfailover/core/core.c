@@ -123,6 +123,7 @@ static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
 	++srv->failures;
 	srv->good = 0;
 	srv->lost = 0;
+	srv->refresh_at = 0;
 
 	/* a server that stays dead is checked (OPTIONS) less and less
 	 * often; sequential probes keep the fallback interval */
@@ -689,8 +690,9 @@ void sfo_unregistered(struct sfo_server *srv, uint64_t now)
 }
 
 
-/* libre waits 90 % of the granted expiry before it refreshes, counted
- * in milliseconds in 32 bits: past 4772185 s the wait wraps around */
+/* libre waits 90 % of the granted expiry before it refreshes (the
+ * default rwait; the module sets none), counted in milliseconds in 32
+ * bits: past 4772185 s the wait wraps around */
 static uint64_t libre_wait_ms(uint32_t expires)
 {
 	return (uint32_t)(expires * 900ULL);
@@ -699,13 +701,17 @@ static uint64_t libre_wait_ms(uint32_t expires)
 
 /**
  * The expiry a registrar granted for the registration in use (its 2xx,
- * before the stack acts on it). Longer than asked is the registrar's
- * right: the registration is kept, and refreshed at half the regint
- * asked, as a desk phone does, since libre would wait 90 % of it.
+ * before the stack acts on it), as libre reads it. Longer than asked is
+ * the registrar's right: the registration is kept, and refreshed at half
+ * the regint asked, as a desk phone does (libre would wait 90 % of the
+ * grant: weeks). The refresh is a new register client (a REGISTER from
+ * the main loop); libre un-REGISTERs the old one just before it, and a
+ * registrar that handles that one last has removed the binding: the
+ * shell sees it (sfo_binding_lost()) and the server registers again.
  *
- * @return 0, or ERANGE for an expiry the stack cannot keep: 0 (no
- *         binding) or one whose wait wraps to less than that (libre
- *         would REGISTER again and again)
+ * @return 0, EINVAL without a server, or ERANGE for an expiry the stack
+ *         cannot keep: 0 (no binding) or one whose wait wraps to less
+ *         than half the regint (libre would REGISTER again and again)
  */
 int sfo_granted(struct sfo_server *srv, uint32_t expires, uint64_t now)
 {

@@ -1,6 +1,8 @@
 /**
  * @file baresip-1x.c  The seam's part that the Debian baresips (1.0.0
- *                     and 1.1.0) share: UA events with arguments
+ *                     and 1.1.0) share: UA events with arguments, libre's
+ *                     fd_listen() by descriptor, ua_unregister(), and no
+ *                     baresip_version() to ask
  */
 #include <re.h>
 #include "sfo_baresip.h"
@@ -57,6 +59,12 @@ void seam_fd_close(struct seam_fd *w)
 		fd_close(w->fd);
 
 	w->fd = -1;
+}
+
+
+const char *seam_contact_user(const struct ua *ua)
+{
+	return ua_cuser(ua);
 }
 
 

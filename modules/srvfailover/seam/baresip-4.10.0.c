@@ -79,6 +79,13 @@ int seam_fd_listen(struct seam_fd *w, int fd, int flags, fd_h *h,
 }
 
 
+/* ua_cuser() is the public GRUU once there is one */
+const char *seam_contact_user(const struct ua *ua)
+{
+	return ua_local_cuser(ua);
+}
+
+
 /* 4.x's ua_unregister() sends the un-REGISTER at once, on the register
  * client of a REGISTER still in flight: libre then writes into the
  * client after freeing it (re 4.10 sipreg_unregister()). Letting the

@@ -13,7 +13,8 @@
 /** The baresip version this build is for, e.g. "1.0.0" */
 extern const char seam_version[];
 
-/** True when the running baresip has this version's own functions */
+/** True when the running baresip is this version: it has the version's
+ * own functions (1.x), or says the same release (4.x) */
 bool seam_symbols(void);
 
 /** The running baresip's version where it can say (4.x), else NULL */
@@ -32,6 +33,9 @@ const char *seam_event_str(enum ua_event ev);
 
 /** Raise MWI_NOTIFY on ua with a NOTIFY's body, as mwi.so would */
 void seam_mwi_notify(struct ua *ua, const uint8_t *body, size_t len);
+
+/** The user part of the Contact ua registers (4.x: never a GRUU) */
+const char *seam_contact_user(const struct ua *ua);
 
 /** Stop registering ua: an un-REGISTER once the REGISTER in flight, if
  * any, is answered (and only if it was registered) */

@@ -2,7 +2,7 @@
  * @file check.c  At load: is this the baresip we were built for, and is
  *                anything else driving our servers' registrations?
  *
- * A build for the other baresip would misread every event number (and
+ * A build for another baresip would misread every event number (and
  * crash baresip at quit), so it must refuse to run, with one line that
  * says what to install. The event names tell the Debian baresips apart
  * (seam_event_str() names each number); a 4.x build asks baresip its
@@ -94,7 +94,8 @@ int check_baresip(void)
 
 	warning("srvfailover: built for baresip %s, but this baresip is"
 		" %s: not loaded. Install the srvfailover build for this"
-		" baresip (bookworm: baresip 1.0.0, trixie: 1.1.0), or"
+		" baresip (bookworm: baresip 1.0.0, trixie: 1.1.0, upstream:"
+		" its own release), or"
 		" rebuild it for this baresip with make\n", seam_version,
 		running_baresip());
 

@@ -423,7 +423,10 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 
 	case UA_EVENT_REGISTER_OK:
 		/* the answer to an un-REGISTER (baresip 2.5 and later
-		 * say REGISTER_OK), or a grant trace.c refused */
+		 * say REGISTER_OK; the module's own go through
+		 * seam_unregister(), whose answers say nothing, not
+		 * every caller of ua_unregister() does), or a grant
+		 * trace.c refused */
 		if (srv->no_reg_ok) {
 			srv->no_reg_ok = false;
 			break;

@@ -15,6 +15,7 @@
 #include "sfo_baresip.h"
 #include "sfo_core.h"
 #include "shell.h"
+#include "seam.h"
 
 
 /* The server a message is for (tx) or from (rx). Its line by the From
@@ -92,6 +93,7 @@ static void register_sent(struct sfo_server *srv, const struct sip_msg *msg)
 		return;
 
 	pl_strcpy(&msg->callid, srv->reg_callid, sizeof(srv->reg_callid));
+	srv->no_reg_ok = false;
 	sfo_refresh_sent(srv, shell_now());
 	probe_ping(srv);
 }
@@ -119,30 +121,42 @@ static void unregister_sent(struct sfo_server *srv, const struct sip_msg *msg)
 }
 
 
+/* What libre reads of a 2xx to its REGISTER */
 struct grant {
-	const char *cuser;
-	uint32_t secs;
-	bool said;
+	const char *cuser;         /* our Contact: its user,             */
+	const struct sa *laddr;    /* address                            */
+	enum sip_transp tp;        /* and transport                      */
+	struct pl text;            /* the expiry granted to it, as said, */
+	uint32_t secs;             /* and as libre reads it              */
 };
 
 
-/* Our Contact (its user is the user agent's) and the expiry granted to
- * it, as libre reads it: its expires parameter, else the Expires header */
+/* Our Contact, as libre finds it (user, address, transport), and the
+ * expiry granted to it, as libre reads it (in 32 bits, wrapping): its
+ * expires parameter, else the Expires header, else 3600 */
 static bool contact_expires(const struct sip_hdr *hdr,
 			    const struct sip_msg *msg, void *arg)
 {
 	struct grant *g = arg;
 	struct sip_addr addr;
-	struct pl v;
+	struct pl tp = PL("udp"), v;
+	struct sa host;
 
 	if (sip_addr_decode(&addr, &hdr->val) ||
-	    pl_strcmp(&addr.uri.user, g->cuser))
+	    pl_strcmp(&addr.uri.user, g->cuser) ||
+	    sa_set(&host, &addr.uri.host, addr.uri.port) ||
+	    !sa_cmp(&host, g->laddr, SA_ADDR))
+		return false;
+
+	(void)msg_param_decode(&addr.uri.params, "transport", &tp);
+	if (pl_strcasecmp(&tp, sip_transp_name(g->tp)))
 		return false;
 
 	if (msg_param_decode(&addr.params, "expires", &v))
 		v = msg->expires;
 
-	g->said = !sfo_delta_seconds(&g->secs, &v);
+	g->text = v;
+	g->secs = pl_isset(&v) ? pl_u32(&v) : 3600;
 
 	return true;
 }
@@ -154,16 +168,18 @@ static bool contact_expires(const struct sip_hdr *hdr,
  * expiry granted: one the stack cannot keep (0, or one that wraps
  * libre's timer to a tight loop) is a failure, tried again on the
  * back-off; one longer than asked is kept and refreshed by the core. */
-static void registered(const struct sip_msg *msg, const struct sa *peer)
+static void registered(const struct sip_msg *msg, const struct sa *peer,
+		       const struct sa *local, enum sip_transp tp)
 {
 	struct sfo_server *srv = server_of(msg, peer);
-	struct grant g = {NULL, 0, false};
+	struct grant g = {NULL, local, tp, PL_INIT, 0};
 	char text[80];
 
 	if (!srv)
 		return;
 
-	/* baresip 2.5 and later raise REGISTER_OK for this answer too */
+	/* baresip 2.5 and later raise REGISTER_OK for this answer too
+	 * (to an un-REGISTER of 4.x's ua_unregister()) */
 	srv->no_reg_ok = msg->cseq.num == srv->unreg_cseq &&
 		!pl_strcmp(&msg->callid, srv->unreg_callid);
 
@@ -182,16 +198,18 @@ static void registered(const struct sip_msg *msg, const struct sa *peer)
 		return;
 	}
 
-	/* a registrar that names no expiry of our Contact: libre keeps
-	 * what it asked */
-	g.cuser = ua_cuser(srv->ua);
-	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
-				&g);
-	if (!sfo_granted(srv, g.said ? g.secs : srv->regint, shell_now()))
+	/* a registrar that names no Contact of ours: libre keeps what it
+	 * asked */
+	g.cuser = seam_contact_user(srv->ua);
+	if (!sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_expires,
+			       &g))
+		g.secs = srv->regint;
+
+	if (!sfo_granted(srv, g.secs, shell_now()))
 		return;
 
 	re_snprintf(text, sizeof(text), "%u %r, but registrar granted"
-		    " expires=%u", msg->scode, &msg->reason, g.secs);
+		    " expires=%r", msg->scode, &msg->reason, &g.text);
 	srv->no_reg_ok = true;
 	sfo_reg_failed(srv, msg->scode, text, shell_now());
 }
@@ -237,7 +255,8 @@ static void challenged(const struct sip_msg *msg, const struct sa *peer)
 
 
 static void message(bool tx, const struct sip_msg *msg,
-		    const struct sa *peer)
+		    const struct sa *peer, const struct sa *local,
+		    enum sip_transp tp)
 {
 	if (tx) {
 		if (!pl_strcmp(&msg->met, "INVITE"))
@@ -258,7 +277,7 @@ static void message(bool tx, const struct sip_msg *msg,
 		challenged(msg, peer);
 	else if (msg->scode >= 200 && msg->scode < 300 &&
 		 !pl_strcmp(&msg->cseq.met, "REGISTER"))
-		registered(msg, peer);
+		registered(msg, peer, local, tp);
 }
 
 
@@ -268,7 +287,6 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 {
 	struct sip_msg *msg = NULL;
 	struct mbuf *mb;
-	(void)tp;
 	(void)arg;
 
 	/* decode only what matters: REGISTER and INVITE out; 1xx, 2xx,
@@ -291,7 +309,7 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 	mb->pos = 0;
 
 	if (!sip_msg_decode(&msg, mb))
-		message(tx, msg, tx ? dst : src);
+		message(tx, msg, tx ? dst : src, tx ? src : dst, tp);
 
 	mem_deref(msg);
 	mem_deref(mb);
