@@ -105,6 +105,8 @@ struct sfo_server {
 	char *host;                /* for matching dialled URIs         */
 	uint16_t port;             /* 0 when not given                  */
 	uint32_t regint;           /* registration expiry, seconds      */
+	uint32_t rwait;            /* % of a grant libre waits before it
+				      refreshes; 0: libre's own (90)    */
 	unsigned retries;          /* no-answer budget, retransmissions */
 
 	/* what the core knows */
@@ -120,6 +122,10 @@ struct sfo_server {
 	uint64_t retry_at;         /* no REGISTER before (back-off)     */
 	uint64_t refresh_at;       /* our own refresh of a registration
 				      granted longer than asked         */
+	uint32_t rwait_use;        /* the rwait its user agent must have:
+				      another than configured when the
+				      grant wraps libre's wait (0: the
+				      configured one)                   */
 	uint32_t retry_after;      /* s, from the 503 being handled     */
 	unsigned reg_fails;        /* consecutive registration failures */
 	bool refused;              /* the registrar refused the user or
@@ -144,6 +150,7 @@ struct sfo_server {
 	int rtt;                   /* ms, -1 when never measured        */
 
 	void *ua;                  /* the shell's handle                */
+	uint32_t ua_rwait;         /* the rwait it was made with        */
 
 	/* the shell's notes from the wire */
 	uint16_t challenge;        /* the last challenge (401/407) to a
@@ -311,6 +318,7 @@ void sfo_call_failed(struct sfo_server *srv, uint16_t scode,
 void sfo_retry_after(struct sfo_server *srv, uint32_t secs);
 void sfo_refresh_sent(struct sfo_server *srv, uint64_t now);
 int  sfo_granted(struct sfo_server *srv, uint32_t expires, uint64_t now);
+uint32_t sfo_rwait(const struct sfo_server *srv);
 void sfo_binding_lost(struct sfo_server *srv, uint64_t now);
 void sfo_unregistered(struct sfo_server *srv, uint64_t now);
 uint64_t sfo_next_wake(const struct sfo_line *line, uint64_t now);

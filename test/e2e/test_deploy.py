@@ -540,28 +540,39 @@ def test_registrar_grants_expires_2_32(lab):
     absurd_expiry(lab, 4294967296)
 
 
-def test_registrar_grants_expires_wrapping_libre_timer(lab):
-    """expires=4772186: libre 1.1.0 refreshes after expires * 900 ms in
-    32 bits, which wraps to 104 ms (a REGISTER every 0.1 s). (4294968,
-    just above 2^32 ms, does not wrap there: 3865471200 ms.)"""
-    absurd_expiry(lab, 4772186)
-
-
-def longer_grant(lab, expires):
+def longer_grant(lab, expires, remade=False):
     """Server 1 grants EXPIRES (far more than regint=60): the phone keeps
     the registration and refreshes it itself at half the regint (libre
     would wait 90 % of the grant, past 2^32 ms even wrapping): over 40 s
     from the first 200, server 1 registered and working throughout, and
     one refresh REGISTER at 30 s (at most one un-REGISTER beside it: the
-    old register client lets go), not a storm."""
+    old register client lets go), not a storm. remade: the grant wraps
+    libre's wait to a loop; server 1's user agent is made anew with
+    another rwait at once (an un-REGISTER and a REGISTER within 2 s of
+    the first 200, the log says so), and counted from its 200 on."""
     lab.capture()
     lab.registrar_expires(S1, expires)
     for ip in (S2, S3):
         lab.kamailio(ip)
     lab.uas()
     b = lab.baresip(lab.module, srvfailover=config("cisco"))
-    first = lab.wire_until(lambda m: L.registers_ok(m, S1, src=L.PHONE), 10,
-                           "a REGISTER to %s answered 200" % S1)[0][1].t
+    oks = lab.wire_until(lambda m: L.registers_ok(m, S1, src=L.PHONE), 10,
+                         "a REGISTER to %s answered 200" % S1)
+    first = oks[0][1].t
+    if remade:
+        old = oks[0][0].call_id
+        oks = lab.wire_until(lambda m: [
+            o for o in L.registers_ok(m, S1, src=L.PHONE)
+            if o[0].call_id != old], 2,
+            "a REGISTER of a user agent made anew, answered 200")
+        unreg = transactions(lab.wire(), S1, since=first,
+                             unregister=True)
+        assert len(unreg) == 1 and unreg[0].t < oks[0][0].t, \
+            "want one un-REGISTER before the new user agent's " \
+            "REGISTER:\n%s" % L.summary(unreg + [oks[0][0]])
+        first = oks[0][1].t
+        L.wait_for(lambda: "made anew with rwait=89" in b.log_text(), 5,
+                   "the log naming the new rwait")
     L.wait_for(lambda: L.working(b.status(), USER) == 1, 5,
                "server 1 working")
     while time.time() < first + 40:
@@ -590,7 +601,15 @@ def test_registrar_grants_expires_2_32_minus_1_kept(lab):
     longer_grant(lab, 4294967295)
 
 
+def test_registrar_grants_expires_wrapping_libre_timer_kept(lab):
+    """4772186 s: libre waits expires * 900 ms in 32 bits, which wraps to
+    104 ms (a REGISTER every 0.1 s); at 89 % it is 49 days. (4294968,
+    just above 2^32 ms, does not wrap there: 3865471200 ms.)"""
+    longer_grant(lab, 4772186, remade=True)
+
+
 test_registrar_grants_expires_999999999_kept.timeout = 90
+test_registrar_grants_expires_wrapping_libre_timer_kept.timeout = 90
 test_registrar_grants_expires_2_32_minus_1_kept.timeout = 90
 
 

@@ -31,10 +31,12 @@ static void test_config_account_never_registers_by_itself(void **s)
 {
 	(void)s;
 	load("<sip:100@127.0.0.2>;auth_pass=pw;regint=600;sfo_retries=2"
-	     ";sfo_mode=cisco;mwi=no;pubint=600\n");
+	     ";sfo_mode=cisco;mwi=no;pubint=600;rwait=80\n");
 
+	/* the rwait in use is given when the user agent is made */
 	assert_string_equal("<sip:100@127.0.0.2>;auth_pass=pw;regint=0"
 			    ";mwi=no;pubint=0", srv(1)->account);
+	assert_int_equal(80, srv(1)->rwait);
 	assert_true(srv(1)->no_mwi);
 	assert_int_equal(600, srv(1)->pubint);
 	assert_int_equal(2, srv(1)->retries);
@@ -262,6 +264,10 @@ static void test_config_long_number_is_out_of_range(void **s)
 	H.errors[0] = '\0';
 	bad("<sip:100@127.0.0.2>;pubint=5\n",
 	    "pubint: 5 is out of range: 0 (off) or 60..604800");
+	list_flush(&H.lines);
+	H.errors[0] = '\0';
+	bad("<sip:100@127.0.0.2>;rwait=99\n",
+	    "rwait: 99 is out of range 5..95");
 }
 
 

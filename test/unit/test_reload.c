@@ -130,6 +130,14 @@ static void test_reload_changed_server_starts_again(void **s)
 	assert_ptr_not_equal(old2, srv(2));
 	assert_int_equal(300, srv(2)->regint);
 	assert_false(has("reg 1") || has("reg 3"));
+
+	/* rwait is the module's too: the same text without it is not */
+	clear();
+	reload(S1 ";sfo_mode=parallel\n"
+	       "<sip:100@127.0.0.3;transport=udp>;regint=300;rwait=50\n"
+	       S3 "\n", 200);
+	assert_true(has("removed sip:127.0.0.3"));
+	assert_int_equal(50, srv(2)->rwait);
 }
 
 

@@ -206,8 +206,7 @@ static void test_longer_grant_is_kept_and_refreshed_at_half(void **s)
 
 
 /* libre waits expires * 900 ms in 32 bits: 2^32 - 1 s wraps to 49.7
- * days (kept), 4772186 s to 104 ms (a REGISTER loop: refused), and 0
- * is no binding */
+ * days (kept), and 0 is no binding */
 static void test_grant_the_stack_cannot_keep_is_refused(void **s)
 {
 	(void)s;
@@ -215,9 +214,49 @@ static void test_grant_the_stack_cannot_keep_is_refused(void **s)
 
 	assert_int_equal(0, sfo_granted(srv(1), 4294967295u, 100));
 	assert_int_equal(0, sfo_granted(srv(1), 4772185, 100));
-	assert_int_equal(ERANGE, sfo_granted(srv(1), 4772186, 100));
+	assert_int_equal(0, sfo_rwait(srv(1)));
 	assert_int_equal(ERANGE, sfo_granted(srv(1), 0, 100));
 	assert_int_equal(EINVAL, sfo_granted(NULL, 600, 100));
+}
+
+
+/* 4772186 s wraps libre's wait at 90 % to 104 ms (a REGISTER loop):
+ * kept, with another rwait (89 %: 49 days), by a user agent made anew
+ * at once (the shell does it from the main loop); the next grant of the same is refreshed at half the regint */
+static void test_grant_wrapping_libre_wait_takes_another_rwait(void **s)
+{
+	(void)s;
+	up("cisco", "");
+
+	assert_int_equal(0, sfo_granted(srv(1), 4772186, 1000));
+	assert_int_equal(89, sfo_rwait(srv(1)));
+	assert_int_equal(1000, srv(1)->refresh_at);
+	clear();
+	ok(1, 1000);
+	assert_true(has("reg 1"));
+	assert_int_equal(SFO_REQ_REGISTER, srv(1)->req);
+	assert_string_equal("Registered", state(1));
+
+	assert_int_equal(0, sfo_granted(srv(1), 4772186, 1050));
+	ok(1, 1050);
+	assert_int_equal(89, sfo_rwait(srv(1)));
+	assert_int_equal(301050, srv(1)->refresh_at);
+}
+
+
+/* A configured rwait is the one libre starts from, and the one the
+ * core moves from: 4772186 s at 50 % is 27 days; 8589935 s at 50 %
+ * wraps to 204 ms, 49 % does not */
+static void test_configured_rwait_is_kept_unless_it_wraps(void **s)
+{
+	(void)s;
+	up("cisco", ";rwait=50");
+
+	assert_int_equal(50, sfo_rwait(srv(1)));
+	assert_int_equal(0, sfo_granted(srv(1), 4772186, 100));
+	assert_int_equal(50, sfo_rwait(srv(1)));
+	assert_int_equal(0, sfo_granted(srv(1), 8589935, 100));
+	assert_int_equal(49, sfo_rwait(srv(1)));
 }
 
 
@@ -225,6 +264,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_budget_is_retries_not_32_seconds),
+		T(test_grant_wrapping_libre_wait_takes_another_rwait),
+		T(test_configured_rwait_is_kept_unless_it_wraps),
 		T(test_last_server_left_gets_the_full_time),
 		T(test_retry_after_keeps_server_out_of_use),
 		T(test_retry_after_is_capped),

@@ -157,6 +157,9 @@ static int apply_num(struct ctx *c, const struct key *k,
 		return number(c, k->name, val, 1, 10, &line->ka_loss);
 	if (!str_cmp(k->name, "regint"))
 		return number(c, k->name, val, 10, 604800, &srv->regint);
+	/* libre's range (baresip moves a value outside it silently) */
+	if (!str_cmp(k->name, "rwait"))
+		return number(c, k->name, val, 5, 95, &srv->rwait);
 	if (!str_cmp(k->name, "pubint"))
 		return apply_pubint(c, k, srv, val);
 
@@ -219,6 +222,7 @@ static const struct key keys[] = {
 	{"sfo_keepalive_loss",    true,  apply_num},
 	{"sfo_retries",           false, apply_num},
 	{"regint",                false, apply_num},
+	{"rwait",                 false, apply_num},
 	{"pubint",                false, apply_num},
 	{"mwi",                   false, apply_mwi},
 };

@@ -690,12 +690,47 @@ void sfo_unregistered(struct sfo_server *srv, uint64_t now)
 }
 
 
-/* libre waits 90 % of the granted expiry before it refreshes (the
- * default rwait; the module sets none), counted in milliseconds in 32
- * bits: past 4772185 s the wait wraps around */
-static uint64_t libre_wait_ms(uint32_t expires)
+/* libre waits rwait % of the granted expiry before it refreshes,
+ * counted in milliseconds in 32 bits: past 2^32 ms the wait wraps */
+#define LIBRE_RWAIT 90
+
+static bool wait_fits(uint32_t expires, uint32_t rwait, uint64_t half)
 {
-	return (uint32_t)(expires * 900ULL);
+	uint64_t ms = expires * rwait * 10ULL;
+
+	return ms <= UINT32_MAX || (uint32_t)ms >= half;
+}
+
+
+/* The rwait nearest the one in use (libre takes 5 to 95) whose wait
+ * for this grant is no tight loop; 0 if none */
+static uint32_t rwait_fit(uint32_t expires, uint32_t cur, uint64_t half)
+{
+	uint32_t d;
+
+	for (d = 1; d <= 90; d++) {
+		if (cur >= 5 + d && wait_fits(expires, cur - d, half))
+			return cur - d;
+		if (cur + d <= 95 && wait_fits(expires, cur + d, half))
+			return cur + d;
+	}
+
+	return 0;
+}
+
+
+/**
+ * The rwait the server's user agent must be made with: the one the core
+ * chose for a grant, else the configured one
+ *
+ * @return 5 to 95, or 0 for libre's own
+ */
+uint32_t sfo_rwait(const struct sfo_server *srv)
+{
+	if (!srv)
+		return 0;
+
+	return srv->rwait_use ? srv->rwait_use : srv->rwait;
 }
 
 
@@ -703,29 +738,43 @@ static uint64_t libre_wait_ms(uint32_t expires)
  * The expiry a registrar granted for the registration in use (its 2xx,
  * before the stack acts on it), as libre reads it. Longer than asked is
  * the registrar's right: the registration is kept, and refreshed at half
- * the regint asked, as a desk phone does (libre would wait 90 % of the
- * grant: weeks). The refresh is a new register client (a REGISTER from
- * the main loop); libre un-REGISTERs the old one just before it, and a
- * registrar that handles that one last has removed the binding: the
- * shell sees it (sfo_binding_lost()) and the server registers again.
+ * the regint asked, as a desk phone does (libre would wait rwait % of
+ * the grant: weeks). The refresh is a new register client (a REGISTER
+ * from the main loop); libre un-REGISTERs the old one just before it,
+ * and a registrar that handles that one last has removed the binding:
+ * the shell sees it (sfo_binding_lost()) and the server registers
+ * again. A grant that wraps libre's wait to less than that (4772186 s
+ * is 104 ms at 90 %) would be a REGISTER loop: the registration is
+ * refreshed at once by a user agent made with an rwait that does not
+ * wrap so.
  *
  * @return 0, EINVAL without a server, or ERANGE for an expiry the stack
- *         cannot keep: 0 (no binding) or one whose wait wraps to less
- *         than half the regint (libre would REGISTER again and again)
+ *         cannot keep: 0 (no binding), or one no rwait keeps
  */
 int sfo_granted(struct sfo_server *srv, uint32_t expires, uint64_t now)
 {
+	uint32_t cur, fit;
 	uint64_t half;
 
 	if (!srv)
 		return EINVAL;
 
-	half = srv->regint * 500ULL;
-	if (!expires || (expires * 900ULL > UINT32_MAX &&
-			 libre_wait_ms(expires) < half))
+	if (!expires)
 		return ERANGE;
 
-	srv->refresh_at = expires > srv->regint ? now + half : 0;
+	half = srv->regint * 500ULL;
+	cur = sfo_rwait(srv) ? sfo_rwait(srv) : LIBRE_RWAIT;
+	if (wait_fits(expires, cur, half)) {
+		srv->refresh_at = expires > srv->regint ? now + half : 0;
+		return 0;
+	}
+
+	fit = rwait_fit(expires, cur, half);
+	if (!fit)
+		return ERANGE;
+
+	srv->rwait_use = fit;
+	srv->refresh_at = now;
 
 	return 0;
 }

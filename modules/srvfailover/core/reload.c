@@ -30,7 +30,8 @@ static bool same_server(const struct sfo_server *a,
 	const char *tb = b->dns ? b->entry : b->account;
 
 	return same_str(ta, tb) && same_str(a->dns, b->dns) &&
-		a->regint == b->regint && a->retries == b->retries &&
+		a->regint == b->regint && a->rwait == b->rwait &&
+		a->retries == b->retries &&
 		a->no_mwi == b->no_mwi && a->pubint == b->pubint;
 }
 

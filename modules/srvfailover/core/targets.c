@@ -55,6 +55,7 @@ static int target_new(struct sfo_server **srvp, const struct sfo_server *e,
 
 	s->prio = e->prio;
 	s->regint = e->regint;
+	s->rwait = e->rwait;
 	s->retries = e->retries;
 	s->no_mwi = e->no_mwi;
 	s->deactivated = e->deactivated;

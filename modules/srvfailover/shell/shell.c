@@ -30,6 +30,7 @@ struct parked {
 	struct le le;
 	struct ua *ua;
 	char *account;
+	uint32_t rwait;
 };
 
 static struct list lines;
@@ -40,6 +41,7 @@ static bool stopping;                  /* baresip is quitting          */
 static const struct ua *destroying;    /* server_down() destroys it    */
 static bool refused;                   /* another baresip: not loaded  */
 static struct tmr quit_tmr;            /* baresip quits: not for 32 s  */
+static struct tmr remake_tmr;          /* user agents to make anew     */
 
 enum {
 	QUIT_WAIT_MS = 1500,   /* answers to the last un-REGISTERs */
@@ -122,15 +124,29 @@ static struct sfo_server *server_of_options(unsigned req_id)
 }
 
 
-static int do_register(struct sfo_server *srv, void *arg)
+/* Back to regint 0, so that baresip never registers it by itself
+ * (it re-registers every UA with a regint when the network changes) */
+static void do_unregister(struct sfo_server *srv, void *arg)
 {
-	int err;
 	(void)arg;
 
 	if (stopping)
-		return ESHUTDOWN;
+		return;
 
-	/* a UA made with regint 0 has no register client: make one */
+	seam_unregister(srv->ua);
+	(void)account_set_regint(ua_account(srv->ua), 0);
+}
+
+
+static int server_up(struct sfo_server *srv, void *arg);
+static void server_down(struct sfo_server *srv, void *arg);
+
+
+/* A new register client of the UA: one made with regint 0 has none */
+static int register_ua(struct sfo_server *srv)
+{
+	int err;
+
 	err  = account_set_regint(ua_account(srv->ua), srv->regint);
 	err |= ua_update_account(srv->ua);
 	if (err)
@@ -147,17 +163,88 @@ static int do_register(struct sfo_server *srv, void *arg)
 }
 
 
-/* Back to regint 0, so that baresip never registers it by itself
- * (it re-registers every UA with a regint when the network changes) */
-static void do_unregister(struct sfo_server *srv, void *arg)
+/* The core chose another rwait for the server (its grant wraps libre's
+ * refresh timer to a loop): only a user agent made anew has it. Not
+ * under a call, which would end with it. */
+static int ua_remake(struct sfo_server *srv)
+{
+	int err;
+
+	if (!list_isempty(ua_calls(srv->ua)))
+		return EBUSY;
+
+	info("srvfailover: line %s server %u %s: the registrar's grant"
+	     " wraps libre's refresh timer: its user agent is made anew"
+	     " with rwait=%u\n", srv->line->user, srv->prio, srv->uri,
+	     sfo_rwait(srv));
+
+	do_unregister(srv, NULL);
+	server_down(srv, NULL);
+	err = server_up(srv, NULL);
+	shell_current_working(srv->line);
+
+	return err ? err : register_ua(srv);
+}
+
+
+static bool remake_due(const struct sfo_server *srv)
+{
+	return srv->req == SFO_REQ_REGISTER && srv->ua &&
+		srv->ua_rwait != sfo_rwait(srv);
+}
+
+
+static struct sfo_server *remake_next(void)
+{
+	struct le *le, *se;
+
+	LIST_FOREACH(&lines, le) {
+		struct sfo_line *line = le->data;
+
+		LIST_FOREACH(&line->servers, se) {
+			if (remake_due(se->data))
+				return se->data;
+		}
+	}
+
+	return NULL;
+}
+
+
+/* One at a time: a failure acts on the line (DNS targets may go) */
+static void remake_handler(void *arg)
+{
+	struct sfo_server *srv;
+	char text[64];
+	int err;
+	(void)arg;
+
+	while (!stopping && (srv = remake_next())) {
+		err = ua_remake(srv);
+		if (!err)
+			continue;
+
+		re_snprintf(text, sizeof(text), "REGISTER not sent: %m", err);
+		sfo_reg_failed(srv, 0, text, shell_now());
+	}
+}
+
+
+/* A user agent is made anew from the main loop, never inside the
+ * handlers of its own answer */
+static int do_register(struct sfo_server *srv, void *arg)
 {
 	(void)arg;
 
 	if (stopping)
-		return;
+		return ESHUTDOWN;
 
-	seam_unregister(srv->ua);
-	(void)account_set_regint(ua_account(srv->ua), 0);
+	if (remake_due(srv)) {
+		tmr_start(&remake_tmr, 0, remake_handler, NULL);
+		return 0;
+	}
+
+	return register_ua(srv);
 }
 
 
@@ -330,9 +417,6 @@ static void do_wake(struct sfo_line *line, uint64_t at, void *arg)
 }
 
 
-static int server_up(struct sfo_server *srv, void *arg);
-static void server_down(struct sfo_server *srv, void *arg);
-
 static const struct sfo_ops ops = {
 	do_register,
 	do_unregister,
@@ -485,7 +569,7 @@ static const struct cmd cmdv[] = {
  * loaded, the user agent of a DNS target that went is kept, unused
  * (regint=0, pubint=0, mwi=no), and used again if the target comes
  * back. */
-static bool park(struct ua *ua, const char *account)
+static bool park(struct ua *ua, const struct sfo_server *srv)
 {
 	struct parked *pk;
 
@@ -493,19 +577,20 @@ static bool park(struct ua *ua, const char *account)
 		return false;
 
 	pk = mem_zalloc(sizeof(*pk), parked_destructor);
-	if (!pk || str_dup(&pk->account, account)) {
+	if (!pk || str_dup(&pk->account, srv->account)) {
 		mem_deref(pk);
 		return false;
 	}
 
 	pk->ua = ua;
+	pk->rwait = srv->ua_rwait;
 	list_append(&parked, &pk->le, pk);
 
 	return true;
 }
 
 
-static struct ua *unpark(const char *account)
+static struct ua *unpark(const struct sfo_server *srv)
 {
 	struct le *le;
 
@@ -513,7 +598,8 @@ static struct ua *unpark(const char *account)
 		struct parked *pk = le->data;
 		struct ua *ua = pk->ua;
 
-		if (str_cmp(pk->account, account))
+		if (str_cmp(pk->account, srv->account) ||
+		    pk->rwait != sfo_rwait(srv))
 			continue;
 
 		mem_deref(pk);
@@ -521,6 +607,26 @@ static struct ua *unpark(const char *account)
 	}
 
 	return NULL;
+}
+
+
+/* The rwait in use (configured, or the core's for a grant) goes to
+ * baresip as its account parameter: libre takes it from there only */
+static int ua_make(struct ua **uap, const struct sfo_server *srv)
+{
+	uint32_t rwait = sfo_rwait(srv);
+	char *acc = NULL;
+	int err;
+
+	if (!rwait)
+		return ua_alloc(uap, srv->account);
+
+	err = re_sdprintf(&acc, "%s;rwait=%u", srv->account, rwait);
+	if (!err)
+		err = ua_alloc(uap, acc);
+	mem_deref(acc);
+
+	return err;
 }
 
 
@@ -538,8 +644,8 @@ static int server_up(struct sfo_server *srv, void *arg)
 	if (srv->unresolved)
 		return resolve_start(srv);
 
-	ua = unpark(srv->account);
-	err = ua ? 0 : ua_alloc(&ua, srv->account);
+	ua = unpark(srv);
+	err = ua ? 0 : ua_make(&ua, srv);
 	if (err) {
 		warning("srvfailover: line %s server %u %s: baresip"
 			" rejects the account: %m\n", srv->line->user,
@@ -548,6 +654,7 @@ static int server_up(struct sfo_server *srv, void *arg)
 	}
 
 	srv->ua = ua;
+	srv->ua_rwait = sfo_rwait(srv);
 	probe_add(srv);
 
 	return 0;
@@ -577,7 +684,7 @@ static void server_down(struct sfo_server *srv, void *arg)
 		seam_current_set(line->working && line->working->ua ?
 				 line->working->ua : NULL);
 
-	if (park(ua, srv->account))
+	if (park(ua, srv))
 		return;
 
 	destroying = ua;
@@ -672,6 +779,7 @@ static int module_init(void)
 
 	stopping = false;
 	tmr_init(&quit_tmr);
+	tmr_init(&remake_tmr);
 
 	/* before anything else: with the wrong numbering nothing is safe */
 	refused = check_baresip() != 0;
@@ -715,6 +823,7 @@ static int module_close(void)
 
 	stopping = true;
 	tmr_cancel(&quit_tmr);
+	tmr_cancel(&remake_tmr);
 	file_close();
 	mqtt_close();
 	mwi_close();
