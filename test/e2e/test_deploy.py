@@ -609,6 +609,59 @@ def test_registrar_grants_expires_wrapping_libre_timer_kept(lab):
 
 
 test_registrar_grants_expires_999999999_kept.timeout = 90
+
+
+def test_longer_grant_from_kamailio_with_auth_refreshed(lab):
+    """Kamailio with digest auth grants at least 999999 s (its
+    min_expires) to a phone asking 60, and its nonces expire after 10 s:
+    the module's own refresh at 30 s is a new register client, whose
+    REGISTER is challenged afresh, beside the old client's un-REGISTER,
+    challenged too (libre 1.x sends it without credentials, later ones
+    with a nonce gone stale). Server 1 stays
+    registered and working throughout 45 s, and the registrar holds the
+    phone's one binding at the end, with the long grant (an un-REGISTER
+    handled after the new REGISTER removes it: the module registers
+    again)."""
+    lab.capture()
+    k = lab.kamailio(S1, auth_pw=PW,
+                     defines=["MIN_EXPIRES=999999", "NONCE_EXPIRE=10"])
+    for ip in (S2, S3):
+        lab.kamailio(ip, auth_pw=PW)
+    lab.uas()
+    b = lab.baresip(lab.module, srvfailover=config(
+        "cisco", server_params="regint=60;auth_pass=" + PW))
+    first = lab.wire_until(lambda m: L.registers_ok(m, S1, src=L.PHONE), 10,
+                           "a REGISTER to %s answered 200" % S1)[0][1].t
+    while time.time() < first + 45:
+        st = b.status()
+        assert L.working(st, USER) == 1 and server_of(
+            L.line_of(st, USER), 1).get("state") in (
+            "Registered", "Registered*"), "%.1f s after the first 200: " \
+            "%s" % (time.time() - first, describe(st))
+        time.sleep(1)
+    msgs = lab.wire()
+    oks = L.registers_ok(msgs, S1, src=L.PHONE, since=first + 0.5)
+    # a registrar of several processes may handle the old client's
+    # un-REGISTER after the new REGISTER (seen with kamailio): the
+    # module sees the binding gone and registers once more at once
+    again = "binding removed by a late un-REGISTER" in b.log_text()
+    assert len(oks) == 1 + again and all(
+        25 <= o[0].t - first <= 36 for o in oks), \
+        "want one refresh about 30 s after the first 200%s:\n%s" % (
+            " (and one more, the binding lost)" if again else "",
+            L.summary([o[0] for o in oks]))
+    unreg = transactions(msgs, S1, since=first + 0.5, unregister=True)
+    assert any(r.status == 401 for q in unreg
+               for r in L.responses_to(msgs, q)), \
+        "the old client's un-REGISTER was not challenged:\n%s" % \
+        L.summary(unreg)
+    c = k.contacts(USER)
+    assert len(c) == 1 and int(c[0].get("expires", 0)) > 3600, \
+        "the registrar's bindings of %s at the end: %s" % (USER, c)
+    assert b.running()
+
+
+test_longer_grant_from_kamailio_with_auth_refreshed.timeout = 90
 test_registrar_grants_expires_wrapping_libre_timer_kept.timeout = 90
 test_registrar_grants_expires_2_32_minus_1_kept.timeout = 90
 
