@@ -244,6 +244,20 @@ static void test_grant_wrapping_libre_wait_takes_another_rwait(void **s)
 }
 
 
+/* 47721859 s at 90 % wraps 2^32 ms ten times over to 140 ms (its
+ * product with the rwait alone passes 2^32 already); at 89 % it is 44
+ * days */
+static void test_grant_wrapping_libre_wait_many_times(void **s)
+{
+	(void)s;
+	up("cisco", "");
+
+	assert_int_equal(0, sfo_granted(srv(1), 47721859, 1000));
+	assert_int_equal(89, sfo_rwait(srv(1)));
+	assert_int_equal(1000, srv(1)->refresh_at);
+}
+
+
 /* A configured rwait is the one libre starts from, and the one the
  * core moves from: 4772186 s at 50 % is 27 days; 8589935 s at 50 %
  * wraps to 204 ms, 49 % does not */
@@ -265,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_budget_is_retries_not_32_seconds),
 		T(test_grant_wrapping_libre_wait_takes_another_rwait),
+		T(test_grant_wrapping_libre_wait_many_times),
 		T(test_configured_rwait_is_kept_unless_it_wraps),
 		T(test_last_server_left_gets_the_full_time),
 		T(test_retry_after_keeps_server_out_of_use),

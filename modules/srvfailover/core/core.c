@@ -696,7 +696,7 @@ void sfo_unregistered(struct sfo_server *srv, uint64_t now)
 
 static bool wait_fits(uint32_t expires, uint32_t rwait, uint64_t half)
 {
-	uint64_t ms = expires * rwait * 10ULL;
+	uint64_t ms = (uint64_t)expires * rwait * 10;
 
 	return ms <= UINT32_MAX || (uint32_t)ms >= half;
 }
