@@ -224,7 +224,12 @@ static void remake_handler(void *arg)
 		if (!err)
 			continue;
 
-		re_snprintf(text, sizeof(text), "REGISTER not sent: %m", err);
+		if (err == EBUSY)
+			str_ncpy(text, "grant wraps libre's timer; in a call",
+				 sizeof(text));
+		else
+			re_snprintf(text, sizeof(text), "REGISTER not sent: %m",
+				    err);
 		sfo_reg_failed(srv, 0, text, shell_now());
 	}
 }
