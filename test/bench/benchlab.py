@@ -42,6 +42,7 @@ class Phone(L.Proc):
     def __init__(self, lab, name, ip, ctrl_port, user, module=None,
                  srvfailover="", accounts="", extra=(), contacts=""):
         self.name_, self.ip = name, ip
+        L.phone_address(ip)
         # its SIP user(s): an int/str, or a list of them (many lines)
         users = user if isinstance(user, (list, tuple)) else [user]
         self.users = set(str(u) for u in users)
@@ -101,10 +102,13 @@ class Phone(L.Proc):
     def lines(self, pattern="srvfailover:"):
         return [x for x in self.log_text().splitlines() if pattern in x]
 
-    # the addresses its SIP leaves from (TCP connections come from .1)
+    # the addresses its SIP leaves from: TCP connections are not bound,
+    # they come from the kernel's source for lo: .1, or for baresip 4.x
+    # the lab's phone address (lab.net_up()), whichever phone it is
     @property
     def addrs(self):
-        return (self.ip, "127.0.0.1")
+        return (self.ip, "127.0.0.1", L.PHONE) if L.BARESIP_PREFIX else \
+            (self.ip, "127.0.0.1")
 
     def kill_quietly(self):
         """kill -9; notes in self.died if it had ended by itself."""

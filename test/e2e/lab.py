@@ -1020,11 +1020,22 @@ def net_up():
                    timeout=10)
     if not BARESIP_PREFIX:
         return
-    subprocess.run(["ip", "addr", "add", PHONE + "/32", "dev", "lo"],
-                   check=True, timeout=10)
+    phone_address(PHONE)
     subprocess.run(["ip", "route", "change", "local", "127.0.0.0/8", "dev",
                     "lo", "proto", "kernel", "scope", "host", "src", PHONE,
                     "table", "local"], check=True, timeout=10)
+
+
+def phone_address(ip):
+    """A phone's address on lo, for baresip 4.x (it listens only where an
+    interface has the address; once is enough)."""
+    if not BARESIP_PREFIX:
+        return
+    r = subprocess.run(["ip", "addr", "add", ip + "/32", "dev", "lo"],
+                       capture_output=True, text=True, timeout=10)
+    if r.returncode and not re.search("File exists|already assigned",
+                                      r.stderr):
+        raise LabError("ip addr add %s: %s" % (ip, r.stderr.strip()))
 
 
 def baresip_version(root=BARESIP_ROOT, prefix=BARESIP_PREFIX):
