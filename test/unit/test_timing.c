@@ -222,7 +222,8 @@ static void test_grant_the_stack_cannot_keep_is_refused(void **s)
 
 /* 4772186 s wraps libre's wait at 90 % to 104 ms (a REGISTER loop):
  * kept, with another rwait (89 %: 49 days), by a user agent made anew
- * at once (the shell does it from the main loop); the next grant of the same is refreshed at half the regint */
+ * at once (the shell does it from the main loop); the next grant of
+ * the same is refreshed at half the regint */
 static void test_grant_wrapping_libre_wait_takes_another_rwait(void **s)
 {
 	(void)s;

@@ -224,12 +224,9 @@ static void remake_handler(void *arg)
 		if (!err)
 			continue;
 
-		if (err == EBUSY)
-			str_ncpy(text, "grant wraps libre's timer; in a call",
-				 sizeof(text));
-		else
-			re_snprintf(text, sizeof(text), "REGISTER not sent: %m",
-				    err);
+		re_snprintf(text, sizeof(text), err == EBUSY ?
+			    "grant wraps libre's timer; in a call" :
+			    "REGISTER not sent: %m", err);
 		sfo_reg_failed(srv, 0, text, shell_now());
 	}
 }
