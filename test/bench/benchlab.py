@@ -8,6 +8,7 @@ bounded. Python 3.11 standard library only.
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +33,13 @@ KINDS = {
     "drop": ("silent: dropped (nft drop)", "udp"),
 }
 SILENT = ("hang", "drop")
+FIRST_UID = 61000  # baresip 4.x phones' users (BenchLab.own_route)
+
+
+def ip_(*args):
+    r = run_quiet(["ip"] + list(args))
+    if r.returncode:
+        raise L.LabError("ip %s: %s" % (" ".join(args), r.stderr.strip()))
 
 
 class Phone(L.Proc):
@@ -51,7 +59,11 @@ class Phone(L.Proc):
         self.moddir = os.path.join(self.confdir, "modules")
         os.makedirs(self.moddir, exist_ok=True)
         L.link_stock_modules(self.moddir)
-        if module:  # bench.py hands a copy that nobody rebuilds
+        if L.BARESIP_PREFIX:
+            self.uid = lab.own_route(ip)
+        if module and self.uid is not None:  # may not read the tree
+            shutil.copy(module, os.path.join(self.moddir, "srvfailover.so"))
+        elif module:  # bench.py hands a copy that nobody rebuilds
             os.symlink(os.path.abspath(module),
                        os.path.join(self.moddir, "srvfailover.so"))
         self.module = module
@@ -103,12 +115,11 @@ class Phone(L.Proc):
         return [x for x in self.log_text().splitlines() if pattern in x]
 
     # the addresses its SIP leaves from: TCP connections are not bound,
-    # they come from the kernel's source for lo: .1, or for baresip 4.x
-    # the lab's phone address (lab.net_up()), whichever phone it is
+    # they come from the kernel's source for lo: .1 (baresip 4.x: its
+    # own route's, its ip)
     @property
     def addrs(self):
-        return (self.ip, "127.0.0.1", L.PHONE) if L.BARESIP_PREFIX else \
-            (self.ip, "127.0.0.1")
+        return (self.ip, "127.0.0.1")
 
     def kill_quietly(self):
         """kill -9; notes in self.died if it had ended by itself."""
@@ -206,6 +217,28 @@ class BenchLab(L.Lab):
         super().__init__(directory, module)
         self.phones = []
         self.lock = threading.Lock()
+        self.uids = []
+        if L.BARESIP_PREFIX:  # phones of their own uid read their dirs
+            os.chmod(directory, 0o755)
+
+    def own_route(self, ip):
+        """A uid whose route to any 127/8 address has ip as its source.
+        baresip 4.x places a call only from the address of the kernel's
+        route to the server (else "ua: no laddr"); a phone run as that
+        uid has a route of its own, as on a host of its own, so every
+        phone of the lab can place calls. Rules by uid come before the
+        local table (moved from 0 to 100 once)."""
+        with self.lock:
+            uid = FIRST_UID + len(self.uids)
+            if not self.uids:
+                ip_("rule", "add", "pref", "100", "lookup", "local")
+                ip_("rule", "del", "pref", "0")
+            self.uids.append(uid)
+        ip_("route", "add", "local", "127.0.0.0/8", "dev", "lo", "scope",
+            "host", "src", ip, "table", str(uid))
+        ip_("rule", "add", "pref", "10", "uidrange", "%d-%d" % (uid, uid),
+            "lookup", str(uid))
+        return uid
 
     def phone(self, *args, **kw):
         p = Phone(self, *args, **kw)

@@ -36,7 +36,8 @@ LABDIR = os.path.join(TOP, "contrib", "lab")
 KAMAILIO_CFG = os.path.join(LABDIR, "kamailio.cfg")
 SIPP_DIR = os.path.join(LABDIR, "sipp")
 # The system whose baresip runs: "" is this machine's; a trixie system
-# (test/debian/root.sh enter trixie test) has this machine's /tmp at the same path
+# (test/debian/root.sh enter trixie test) has this machine's /tmp at the
+# same path
 BARESIP_ROOT = os.environ.get("SFO_BARESIP_ROOT", "")
 BARESIP_MODULES = "/usr/lib/baresip/modules"  # inside BARESIP_ROOT
 # Upstream baresip 4.x, built into a prefix (test/upstream/prefix.sh):
@@ -83,10 +84,15 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def _die_with_parent():
+def _die_with_parent(uid=None):
     """preexec_fn: the child gets SIGKILL when the test process dies; a
     crash leaves a core file (in its cwd, the lab dir, when the kernel's
-    core_pattern is the default `core`)."""
+    core_pattern is the default `core`). uid: the child runs as that
+    user (set first: a change of credentials clears the death signal)."""
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,
@@ -184,6 +190,7 @@ class Proc:
     """A process this lab started: a Popen with a name and a log file."""
 
     stdin = subprocess.DEVNULL   # what the process reads (Twinkle: a pipe)
+    uid = None                   # the user it runs as (None: ours)
 
     def __init__(self, lab, name, argv, log, cwd=None, env=None):
         self.lab, self.name, self.argv, self.log = lab, name, argv, log
@@ -196,7 +203,7 @@ class Proc:
         self.popen = subprocess.Popen(
             self.argv, stdin=self.stdin, stdout=logf,
             stderr=subprocess.STDOUT, cwd=self.cwd, env=self.env,
-            preexec_fn=_die_with_parent)
+            preexec_fn=lambda: _die_with_parent(self.uid))
         logf.close()
         self.lab._track(self)
         return self

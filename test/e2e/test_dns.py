@@ -152,7 +152,7 @@ def test_dns_failover_mode_registers_primary_then_secondary(lab):
     regs = registers_to(lab, PRI, t)
     assert regs, "no REGISTER to the primary after its restart"
     L.wait_for(lambda: kams[PRI].contacts(USER), 5, "contact at " + PRI)
-    unreg = lab.wire_until(
+    lab.wire_until(
         lambda m: [x for x in L.requests(m, "REGISTER", src=L.PHONE,
                                          dst=SEC)
                    if x.is_unregister and x.t >= t], 5,

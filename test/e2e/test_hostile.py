@@ -9,8 +9,8 @@ import subprocess
 import time
 
 import lab as L
-from common import PW, SERVERS, USER, WRONG_PW, config, start, \
-    states_are, wait_status, wait_steady
+from common import PW, SERVERS, USER, WRONG_PW, start, states_are, \
+    wait_status, wait_steady
 
 S1, S2, S3 = SERVERS
 MARK = "Mark3r-pw"  # the password of every line below: never printed
