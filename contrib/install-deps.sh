@@ -5,7 +5,7 @@ set -e
 
 PKGS="gcc make pkg-config baresip-core libre-dev libcmocka-dev
       kamailio sip-tester tcpdump iproute2 nftables dnsmasq-base gnuplot-nox
-      chromium"
+      chromium python3-pyflakes"
 
 missing=""
 for p in $PKGS; do

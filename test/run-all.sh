@@ -5,8 +5,8 @@
 # the module is built inside it) and upstream's (baresip 4.10.0, built
 # from its release sources into the prefix test/upstream/prefix.sh makes
 # and reuses). For each: the cmocka unit tests, the symbol check against
-# that baresip and the end-to-end scenarios. Ends with one line
-# "N passed, N failed" over all of them.
+# that baresip and the end-to-end scenarios; before them, pyflakes over
+# the Python. Ends with one line "N passed, N failed" over all of them.
 #
 #   test/run-all.sh [-j N] [-b bookworm|trixie|upstream] [NAME...]
 #	(make test runs it after building: make test -jN B=... T=...)
@@ -89,6 +89,24 @@ symbols() {  # symbols NAME MODULE VERSION
 	add "$1" "$2"
 }
 
+# pyflakes over the project's Python (the lab, the bench, the tools):
+# names never used, never defined, imports left over; a test per file
+lint() {
+	p=0 f=0
+	for py in $(find test contrib -name '*.py' | sort) \
+	    contrib/srvfailover-ctl; do
+		if /usr/bin/python3 -m pyflakes "$py" >"$log" 2>&1; then
+			p=$((p + 1))
+		else
+			f=$((f + 1))
+			echo "FAIL lint $py"
+			cat "$log"
+		fi
+	done
+	echo "lint python: $p passed, $f failed"
+	add "$p" "$f"
+}
+
 ready() {  # ready NAME WHAT: NAME's tests may start ("ok") or not (WHAT)
 	echo "$2" >"$work/$1.ready.new"
 	mv "$work/$1.ready.new" "$work/$1.ready"
@@ -155,6 +173,7 @@ if want upstream; then
 	targets="$targets,prefix=$("$prefix_sh" path),ready=$work/upstream.ready"
 fi
 
+lint
 if want bookworm; then
 	units bookworm "$top/build/baresip-1.0.0"
 	symbols bookworm "$host" 1.0.0
