@@ -319,6 +319,8 @@ static void test_binding_lost_withdraws_then_registers(void **s)
 	assert_int_equal(1, count("unreg 1"));
 
 	sfo_unregistered(srv(1), 1200);
+	assert_false(has("reg 1"));
+	sfo_tick(line1(), 1201);
 	assert_true(pos("unreg 1") < pos("reg 1"));
 	assert_int_equal(SFO_REQ_REGISTER, srv(1)->req);
 	ok(1, 1210);

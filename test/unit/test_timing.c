@@ -185,8 +185,19 @@ static void test_longer_grant_is_kept_and_refreshed_at_half(void **s)
 	answered_until(2000, 300000);
 	clear();
 	sfo_tick(line1(), 300999);
-	assert_false(has("reg 1"));
+	assert_false(has("unreg 1"));
 	sfo_tick(line1(), 301000);
+
+	/* the registration in use is withdrawn first: libre's un-REGISTER
+	 * of the client it frees must not reach the registrar after the
+	 * new REGISTER (it would remove the new binding) */
+	assert_true(has("unreg 1"));
+	assert_false(has("reg 1"));
+	assert_int_equal(SFO_REQ_UNREGISTER, srv(1)->req);
+	sfo_unregistered(srv(1), 301010);
+	assert_false(has("reg 1"));
+	assert_int_equal(301011, sfo_next_wake(line1(), 301010));
+	sfo_tick(line1(), 301011);
 	assert_true(has("reg 1"));
 	assert_int_equal(SFO_REQ_REGISTER, srv(1)->req);
 	assert_string_equal("Registered", state(1));
@@ -231,10 +242,15 @@ static void test_grant_wrapping_libre_wait_takes_another_rwait(void **s)
 
 	assert_int_equal(0, sfo_granted(srv(1), 4772186, 1000));
 	assert_int_equal(89, sfo_rwait(srv(1)));
-	assert_int_equal(1000, srv(1)->refresh_at);
+	assert_int_equal(1001, srv(1)->refresh_at);
 	clear();
 	ok(1, 1000);
-	assert_true(has("reg 1"));
+	assert_false(has("unreg 1"));
+	sfo_tick(line1(), 1001);
+	assert_true(has("unreg 1"));
+	sfo_unregistered(srv(1), 1005);
+	sfo_tick(line1(), 1006);
+	assert_true(pos("unreg 1") < pos("reg 1"));
 	assert_int_equal(SFO_REQ_REGISTER, srv(1)->req);
 	assert_string_equal("Registered", state(1));
 
@@ -255,7 +271,7 @@ static void test_grant_wrapping_libre_wait_many_times(void **s)
 
 	assert_int_equal(0, sfo_granted(srv(1), 47721859, 1000));
 	assert_int_equal(89, sfo_rwait(srv(1)));
-	assert_int_equal(1000, srv(1)->refresh_at);
+	assert_int_equal(1001, srv(1)->refresh_at);
 }
 
 

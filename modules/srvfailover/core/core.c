@@ -16,6 +16,13 @@
 static void update(struct sfo_line *line, uint64_t now);
 
 
+static void wake(struct sfo_line *line, uint64_t now)
+{
+	if (line->ops && line->ops->wake)
+		line->ops->wake(line, sfo_next_wake(line, now), line->arg);
+}
+
+
 static uint32_t next_rnd(struct sfo_line *line)
 {
 	uint32_t x = line->rnd;
@@ -198,6 +205,20 @@ static void send_register(struct sfo_server *srv, bool probe, uint64_t now)
 }
 
 
+/* A registration made again by a new register client: libre
+ * un-REGISTERs the client it frees, with the same Contact, and a
+ * registrar that handles that after the new REGISTER (two processes at
+ * once) removes the new binding while its 200 OK lists it. So the one
+ * in use is withdrawn first, and the REGISTER goes once that is
+ * answered (sfo_unregistered) or its budget is over; the server stays
+ * what it is meanwhile. */
+static void withdraw(struct sfo_server *srv, uint64_t now)
+{
+	await(srv, SFO_REQ_UNREGISTER, now);
+	unreg(srv);
+}
+
+
 static void send_options(struct sfo_server *srv, uint64_t now)
 {
 	struct sfo_line *line = srv->line;
@@ -237,7 +258,7 @@ static void act(struct sfo_line *line, struct sfo_server *srv, uint64_t now)
 		 srv->reg == SFO_REG_OK && srv->req == SFO_REQ_NONE) {
 
 		srv->refresh_at = 0;
-		register_now(srv, now);
+		withdraw(srv, now);
 	}
 	else if (sfo_probe_due(line, srv, now)) {
 
@@ -502,9 +523,7 @@ static void update(struct sfo_line *line, uint64_t now)
 	} while (line->again && ++passes < 8);
 
 	line->busy = 0;
-
-	if (line->ops && line->ops->wake)
-		line->ops->wake(line, sfo_next_wake(line, now), line->arg);
+	wake(line, now);
 }
 
 
@@ -654,12 +673,8 @@ void sfo_retry_after(struct sfo_server *srv, uint32_t secs)
  * The registrar dropped the binding of a registered server: an
  * un-REGISTER of an older registration (libre sends it when the request
  * it waited for ends, up to a minute after the server was given up)
- * arrived after the new REGISTER. Register again. A new register client
- * un-REGISTERs the one in use first (libre does, when it is freed), and
- * a registrar may handle that after the new REGISTER: so the old one is
- * withdrawn first, and the REGISTER goes once that is answered
- * (sfo_unregistered) or its budget is over. The server stays what it
- * is meanwhile.
+ * arrived after the new REGISTER. Register again, the registration in
+ * use withdrawn first (withdraw()).
  */
 void sfo_binding_lost(struct sfo_server *srv, uint64_t now)
 {
@@ -673,20 +688,23 @@ void sfo_binding_lost(struct sfo_server *srv, uint64_t now)
 	       " un-REGISTER; registering again", line->user, srv->prio,
 	       srv->uri);
 
-	await(srv, SFO_REQ_UNREGISTER, now);
-	unreg(srv);
+	withdraw(srv, now);
 	update(line, now);
 }
 
 
-/** The registrar answered the un-REGISTER sfo_binding_lost() sent */
+/**
+ * The registrar answered the un-REGISTER that withdrew a registration:
+ * the REGISTER goes at the next tick, at once but from the main loop,
+ * not from the handler of this answer
+ */
 void sfo_unregistered(struct sfo_server *srv, uint64_t now)
 {
 	if (!srv || srv->req != SFO_REQ_UNREGISTER)
 		return;
 
-	register_now(srv, now);
-	update(srv->line, now);
+	srv->req_deadline = now + 1;
+	wake(srv->line, now);
 }
 
 
@@ -739,11 +757,9 @@ uint32_t sfo_rwait(const struct sfo_server *srv)
  * before the stack acts on it), as libre reads it. Longer than asked is
  * the registrar's right: the registration is kept, and refreshed at half
  * the regint asked, as a desk phone does (libre would wait rwait % of
- * the grant: weeks). The refresh is a new register client (a REGISTER
- * from the main loop); libre un-REGISTERs the old one just before it,
- * and a registrar that handles that one last has removed the binding:
- * the shell sees it (sfo_binding_lost()) and the server registers
- * again. A grant that wraps libre's wait to less than that (4772186 s
+ * the grant: weeks). The refresh is a new register client, from the
+ * main loop, after the one in use is withdrawn (withdraw()). A grant
+ * that wraps libre's wait to less than that (4772186 s
  * is 104 ms at 90 %) would be a REGISTER loop: the registration is
  * refreshed at once by a user agent made with an rwait that does not
  * wrap so.
@@ -773,8 +789,9 @@ int sfo_granted(struct sfo_server *srv, uint32_t expires, uint64_t now)
 	if (!fit)
 		return ERANGE;
 
+	/* at the next tick: from the main loop, not this answer's handler */
 	srv->rwait_use = fit;
-	srv->refresh_at = now;
+	srv->refresh_at = now + 1;
 
 	return 0;
 }
