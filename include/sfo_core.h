@@ -164,6 +164,8 @@ struct sfo_server {
 				      registration: it answered an
 				      un-REGISTER, or its grant was
 				      refused (REGISTER_OK says it is)  */
+	bool crossed;              /* a late un-REGISTER was answered
+				      while a REGISTER was out          */
 };
 
 struct sfo_ops {

@@ -349,6 +349,35 @@ static void test_binding_lost_unanswered_withdrawal(void **s)
 }
 
 
+/* ... and when it is answered while a REGISTER is out (the registrar may
+ * have handled either last): after that REGISTER's 2xx, from the next
+ * tick, the same withdrawal and REGISTER */
+static void test_binding_lost_while_registering(void **s)
+{
+	(void)s;
+	up("cisco", "");
+	sfo_refresh_sent(srv(1), 1000);
+	assert_int_equal(SFO_REQ_REGISTER, srv(1)->req);
+	clear();
+	sfo_binding_lost(srv(1), 1010);
+	assert_false(has("unreg 1"));
+	ok(1, 1020);
+	assert_false(has("unreg 1"));
+	assert_true(reported("a late un-REGISTER crossed the REGISTER"));
+	sfo_tick(line1(), 1021);
+	assert_true(has("unreg 1"));
+	assert_false(has("reg 1"));
+	sfo_unregistered(srv(1), 1030);
+	sfo_tick(line1(), 1031);
+	assert_true(pos("unreg 1") < pos("reg 1"));
+	ok(1, 1040);
+	sfo_tick(line1(), 1041);
+	assert_int_equal(1, count("unreg 1"));
+	assert_int_equal(1, count("reg 1"));
+	assert_string_equal("Registered", state(1));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +398,7 @@ int main(void)
 		T(test_every_state_change_reported_once),
 		T(test_binding_lost_withdraws_then_registers),
 		T(test_binding_lost_unanswered_withdrawal),
+		T(test_binding_lost_while_registering),
 	};
 
 	return cmocka_run_group_tests_name("failback", tests, NULL, NULL);

@@ -131,6 +131,7 @@ static void fail(struct sfo_server *srv, uint16_t scode, const char *text,
 	srv->good = 0;
 	srv->lost = 0;
 	srv->refresh_at = 0;
+	srv->crossed = false;
 
 	/* a server that stays dead is checked (OPTIONS) less and less
 	 * often; sequential probes keep the fallback interval */
@@ -579,6 +580,15 @@ void sfo_registered(struct sfo_server *srv, uint16_t scode,
 	srv->retry_at = 0;
 	++srv->good;
 
+	/* made again from the next tick (the main loop) */
+	if (srv->crossed) {
+		srv->crossed = false;
+		srv->refresh_at = now + 1;
+		report(srv->line, "%s: server %u %s: a late un-REGISTER"
+		       " crossed the REGISTER; registering again",
+		       srv->line->user, srv->prio, srv->uri);
+	}
+
 	update(srv->line, now);
 }
 
@@ -674,16 +684,27 @@ void sfo_retry_after(struct sfo_server *srv, uint32_t secs)
  * un-REGISTER of an older registration (libre sends it when the request
  * it waited for ends, up to a minute after the server was given up)
  * arrived after the new REGISTER. Register again, the registration in
- * use withdrawn first (withdraw()).
+ * use withdrawn first (withdraw()). Answered while a REGISTER is out,
+ * which of the two the registrar handled last is unknown: the same
+ * after that REGISTER's 2xx.
  */
 void sfo_binding_lost(struct sfo_server *srv, uint64_t now)
 {
 	struct sfo_line *line;
 
-	if (!srv || srv->reg != SFO_REG_OK || srv->req != SFO_REQ_NONE)
+	if (!srv)
 		return;
 
 	line = srv->line;
+	if (srv->req == SFO_REQ_REGISTER &&
+	    (srv->reg == SFO_REG_OK || srv->reg == SFO_REG_PENDING)) {
+		srv->crossed = true;
+		return;
+	}
+
+	if (srv->reg != SFO_REG_OK || srv->req != SFO_REQ_NONE)
+		return;
+
 	report(line, "%s: server %u %s: binding removed by a late"
 	       " un-REGISTER; registering again", line->user, srv->prio,
 	       srv->uri);
