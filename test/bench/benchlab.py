@@ -36,10 +36,13 @@ SILENT = ("hang", "drop")
 FIRST_UID = 61000  # baresip 4.x phones' users (BenchLab.own_route)
 
 
-def ip_(*args):
-    r = run_quiet(["ip"] + list(args))
+def run_checked(*argv):
+    """Run a command of the lab (ip, nft); its stdout, or LabError with
+    what it said."""
+    r = run_quiet(list(argv))
     if r.returncode:
-        raise L.LabError("ip %s: %s" % (" ".join(args), r.stderr.strip()))
+        raise L.LabError("%s: %s" % (" ".join(argv), r.stderr.strip()))
+    return r.stdout
 
 
 class Phone(L.Proc):
@@ -231,13 +234,14 @@ class BenchLab(L.Lab):
         with self.lock:
             uid = FIRST_UID + len(self.uids)
             if not self.uids:
-                ip_("rule", "add", "pref", "100", "lookup", "local")
-                ip_("rule", "del", "pref", "0")
+                run_checked("ip", "rule", "add", "pref", "100", "lookup",
+                            "local")
+                run_checked("ip", "rule", "del", "pref", "0")
             self.uids.append(uid)
-        ip_("route", "add", "local", "127.0.0.0/8", "dev", "lo", "scope",
-            "host", "src", ip, "table", str(uid))
-        ip_("rule", "add", "pref", "10", "uidrange", "%d-%d" % (uid, uid),
-            "lookup", str(uid))
+        run_checked("ip", "route", "add", "local", "127.0.0.0/8", "dev",
+                    "lo", "scope", "host", "src", ip, "table", str(uid))
+        run_checked("ip", "rule", "add", "pref", "10", "uidrange",
+                    "%d-%d" % (uid, uid), "lookup", str(uid))
         return uid
 
     def phone(self, *args, **kw):
@@ -256,11 +260,7 @@ class BenchLab(L.Lab):
         return int(m.group(1)) if m else None
 
     def nft(self, *args):
-        r = run_quiet(["nft"] + list(args))
-        if r.returncode:
-            raise L.LabError("nft %s: %s" % (" ".join(args),
-                                             r.stderr.strip()))
-        return r.stdout
+        return run_checked("nft", *args)
 
     def block(self, ip, on=True):
         """Drop every packet to ip as it arrives (nft input hook, in this

@@ -650,8 +650,8 @@ def test_longer_grant_from_kamailio_with_auth_refreshed(lab):
                for r in L.responses_to(msgs, q)), \
         "the old client's un-REGISTER was not challenged:\n%s" % \
         L.summary(unreg)
-    done = max(L.final_response(msgs, q).t for q in unreg
-               if L.final_response(msgs, q))
+    finals = [L.final_response(msgs, q) for q in unreg]
+    done = max(f.t for f in finals if f)
     new = [m for m in transactions(msgs, S1, since=first + 0.5,
                                    unregister=False)
            if m.call_id == oks[0][0].call_id]
